@@ -1,0 +1,12 @@
+// The `livepipe` subcommands. Each takes the arguments after its own name.
+#pragma once
+
+namespace livepipe::apps {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRuntime = 1;
+inline constexpr int kExitInvalid = 2;
+
+int cmd_launch(int argc, char **argv);
+
+}  // namespace livepipe::apps

@@ -1,0 +1,56 @@
+// `livepipe`: the command-line entry point; dispatches to subcommands.
+#include "commands.h"
+#include "plugin_path.h"
+
+#include <gst/gst.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace {
+
+struct Command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+};
+
+constexpr Command kCommands[] = {
+    {"launch", livepipe::apps::cmd_launch, "run a pipeline in gst-launch-1.0 syntax"},
+};
+
+void print_usage(FILE *out) {
+  std::fprintf(out, "Usage: livepipe COMMAND [ARGS...]\n\nCommands:\n");
+  for (const auto &command : kCommands) {
+    std::fprintf(out, "  %-10s %s\n", command.name, command.summary);
+  }
+  std::fprintf(out, "\n'livepipe COMMAND --help' describes one command.\n");
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return livepipe::apps::kExitInvalid;
+  }
+  const char *name = argv[1];
+  if (!std::strcmp(name, "-h") || !std::strcmp(name, "--help") || !std::strcmp(name, "help")) {
+    print_usage(stdout);
+    return livepipe::apps::kExitOk;
+  }
+  if (!std::strcmp(name, "--version") || !std::strcmp(name, "version")) {
+    std::printf("livepipe %s (GStreamer %s)\n", LIVEPIPE_VERSION, gst_version_string());
+    return livepipe::apps::kExitOk;
+  }
+  for (const auto &command : kCommands) {
+    if (!std::strcmp(name, command.name)) {
+      gst_init(nullptr, nullptr);
+      livepipe::apps::register_own_plugin(argv[0]);
+      return command.run(argc - 2, argv + 2);
+    }
+  }
+  std::fprintf(stderr, "livepipe: unknown command '%s'\n\n", name);
+  print_usage(stderr);
+  return livepipe::apps::kExitInvalid;
+}

@@ -1,0 +1,14 @@
+#include "beauty/gstlpbeauty.h"
+
+#include <gst/gst.h>
+
+static gboolean plugin_init(GstPlugin *plugin) {
+  gboolean ok = FALSE;
+  ok |= GST_ELEMENT_REGISTER(lpbeauty, plugin);
+  return ok;
+}
+
+#define PACKAGE "livepipe"
+GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, livepipe,
+                  "livepipe: live-streaming elements (beauty filter, moderation, recording)",
+                  plugin_init, LIVEPIPE_VERSION, "LGPL", "livepipe", "https://livepipe.dev")
