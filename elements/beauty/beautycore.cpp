@@ -5,6 +5,9 @@
 #include <condition_variable>
 #include <cstring>
 #include <functional>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <mutex>
 #include <thread>
 
@@ -130,37 +133,146 @@ struct RowParams {
   float eps;
   float smooth_blend;
   float white;  // whitening curve strength c
-  bool smooth;
-  bool skin_only;
 };
 
 // One output row. `col`/`col2` are the window sums of I and I^2 (unused when
-// not smoothing); `mask` holds one weight per luma pixel.
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-void filter_row(uint8_t *row, const uint32_t *col, const uint32_t *col2, const uint8_t *mask,
-                int width, RowParams p) {
+// not smoothing); `mask` holds one weight per luma pixel (unused when the
+// effect applies everywhere). Branch-free per variant so it vectorizes.
+template <bool kSmooth, bool kSkinOnly>
+inline void filter_row_impl(uint8_t *__restrict row, const int32_t *__restrict col,
+                            const int32_t *__restrict col2, const uint8_t *__restrict mask,
+                            int width, RowParams p) {
   constexpr float kInv255 = 1.0f / 255.0f;
   // The curve is anchored at 254.5 so that after rounding no value below 255
   // can become 255: whitening never clips a pixel that was not clipped.
   constexpr float kTop = 254.5f;
+  constexpr float kInvTop = 1.0f / kTop;
   for (int x = 0; x < width; ++x) {
     const float in = row[x];
-    const float m = p.skin_only ? mask[x] * kInv255 : 1.0f;
+    const float m = kSkinOnly ? mask[x] * kInv255 : 1.0f;
     float v = in;
-    if (p.smooth) {
+    if constexpr (kSmooth) {
       const float mean = static_cast<float>(col[x]) * p.inv_area;
       const float mean2 = static_cast<float>(col2[x]) * p.inv_area;
       const float var = std::max(mean2 - mean * mean, 0.0f);
       const float keep_out = p.eps / (var + p.eps);
       v += m * p.smooth_blend * keep_out * (mean - in);
     }
-    const float lift = std::max(p.white * v * (kTop - v) * (1.0f / kTop), 0.0f);
+    const float lift = std::max(p.white * v * (kTop - v) * kInvTop, 0.0f);
     v += m * lift;
     row[x] = static_cast<uint8_t>(v + 0.5f);
   }
 }
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define LIVEPIPE_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define LIVEPIPE_CLONES
+#endif
+
+LIVEPIPE_CLONES
+void filter_row(uint8_t *row, const int32_t *col, const int32_t *col2, const uint8_t *mask,
+                int width, RowParams p, bool smooth, bool skin_only) {
+  if (smooth) {
+    if (skin_only) {
+      filter_row_impl<true, true>(row, col, col2, mask, width, p);
+    } else {
+      filter_row_impl<true, false>(row, col, col2, mask, width, p);
+    }
+  } else if (skin_only) {
+    filter_row_impl<false, true>(row, col, col2, mask, width, p);
+  } else {
+    filter_row_impl<false, false>(row, col, col2, mask, width, p);
+  }
+}
+
+// Replaces one ring row of box sums with `fresh` and updates the window
+// column sums by the difference, in one pass.
+LIVEPIPE_CLONES
+void replace_row_sums(const int32_t *__restrict prefix, const int32_t *__restrict prefix2, int span,
+                      int width, int32_t *__restrict hs, int32_t *__restrict hs2,
+                      int32_t *__restrict col, int32_t *__restrict col2) {
+  for (int x = 0; x < width; ++x) {
+    const int32_t fresh = prefix[x + span] - prefix[x];
+    const int32_t fresh2 = prefix2[x + span] - prefix2[x];
+    col[x] += fresh - hs[x];
+    col2[x] += fresh2 - hs2[x];
+    hs[x] = fresh;
+    hs2[x] = fresh2;
+  }
+}
+
+// Inclusive prefix sums of `n` bytes and of their squares, with out[0] = 0.
+void prefix_sums_scalar(const uint8_t *in, int n, int32_t *out, int32_t *out2) {
+  int32_t sum = 0;
+  int32_t sum2 = 0;
+  out[0] = 0;
+  out2[0] = 0;
+  for (int i = 0; i < n; ++i) {
+    const int32_t value = in[i];
+    sum += value;
+    sum2 += value * value;
+    out[i + 1] = sum;
+    out2[i + 1] = sum2;
+  }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+// Inclusive scan of eight lanes: per 128-bit half, then the low half's total
+// carried into the high half.
+__attribute__((target("avx2"))) inline __m256i scan8(__m256i v) {
+  v = _mm256_add_epi32(v, _mm256_slli_si256(v, 4));
+  v = _mm256_add_epi32(v, _mm256_slli_si256(v, 8));
+  const __m256i carry = _mm256_blend_epi32(
+      _mm256_setzero_si256(), _mm256_permutevar8x32_epi32(v, _mm256_set1_epi32(3)), 0xF0);
+  return _mm256_add_epi32(v, carry);
+}
+
+// The scalar scan eight bytes at a time, with the running total broadcast.
+__attribute__((target("avx2"))) void prefix_sums_avx2(const uint8_t *in, int n, int32_t *out,
+                                                      int32_t *out2) {
+  out[0] = 0;
+  out2[0] = 0;
+  __m256i total = _mm256_setzero_si256();
+  __m256i total2 = _mm256_setzero_si256();
+  const __m256i last = _mm256_set1_epi32(7);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m128i bytes;
+    std::memcpy(&bytes, in + i, 8);
+    const __m256i v = _mm256_cvtepu8_epi32(bytes);
+    const __m256i v2 = _mm256_mullo_epi32(v, v);
+    const __m256i s = _mm256_add_epi32(scan8(v), total);
+    const __m256i s2 = _mm256_add_epi32(scan8(v2), total2);
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(out + i + 1), s);
+    _mm256_storeu_si256(reinterpret_cast<__m256i *>(out2 + i + 1), s2);
+    total = _mm256_permutevar8x32_epi32(s, last);
+    total2 = _mm256_permutevar8x32_epi32(s2, last);
+  }
+  int32_t sum = out[i];
+  int32_t sum2 = out2[i];
+  for (; i < n; ++i) {
+    const int32_t value = in[i];
+    sum += value;
+    sum2 += value * value;
+    out[i + 1] = sum;
+    out2[i + 1] = sum2;
+  }
+}
+#endif
+
+using PrefixFn = void (*)(const uint8_t *, int, int32_t *, int32_t *);
+
+PrefixFn pick_prefix_sums() {
+#if defined(__GNUC__) && defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) {
+    return prefix_sums_avx2;
+  }
+#endif
+  return prefix_sums_scalar;
+}
+
+const PrefixFn prefix_sums = pick_prefix_sums();
 
 }  // namespace
 
@@ -172,12 +284,13 @@ struct Processor::Band {
   int y0 = 0;
   int y1 = 0;
   int ring_rows = 0;
-  std::vector<uint32_t> ring;   // box row sums of I, ring_rows x width
-  std::vector<uint32_t> ring2;  // box row sums of I^2
-  std::vector<uint32_t> col;
-  std::vector<uint32_t> col2;
-  std::vector<uint32_t> prefix;
-  std::vector<uint32_t> prefix2;
+  // Box sums fit in int32 for radius <= kMaxRadius: 255^2 * 129^2 < 2^31.
+  std::vector<int32_t> ring;   // box row sums of I, ring_rows x width
+  std::vector<int32_t> ring2;  // box row sums of I^2
+  std::vector<int32_t> col;    // window sums of I for the current row
+  std::vector<int32_t> col2;   // window sums of I^2
+  std::vector<int32_t> prefix;
+  std::vector<int32_t> prefix2;
   std::vector<uint8_t> padded;
   std::vector<uint8_t> halo;  // rows y1 .. y1+r of the input, before the next band writes them
   int halo_rows = 0;
@@ -204,31 +317,14 @@ bool Processor::is_identity(const Params &params) {
 
 namespace {
 
-// Box sum along one row with the edge pixels replicated: out[x] is the sum of
-// the 2r+1 pixels centred on x (and of their squares in out2).
-void row_box_sums(const uint8_t *src, int width, int r, std::vector<uint8_t> &padded,
-                  std::vector<uint32_t> &prefix, std::vector<uint32_t> &prefix2, uint32_t *out,
-                  uint32_t *out2) {
-  const int padded_width = width + 2 * r;
+// Prefix sums of one row with its edge pixels replicated r times on each
+// side, so the box sum centred on x is prefix[x + 2r + 1] - prefix[x].
+void padded_prefix_sums(const uint8_t *src, int width, int r, std::vector<uint8_t> &padded,
+                        std::vector<int32_t> &prefix, std::vector<int32_t> &prefix2) {
   std::memset(padded.data(), src[0], r);
   std::memcpy(padded.data() + r, src, width);
   std::memset(padded.data() + r + width, src[width - 1], r);
-  uint32_t sum = 0;
-  uint32_t sum2 = 0;
-  prefix[0] = 0;
-  prefix2[0] = 0;
-  for (int i = 0; i < padded_width; ++i) {
-    const uint32_t value = padded[i];
-    sum += value;
-    sum2 += value * value;
-    prefix[i + 1] = sum;
-    prefix2[i + 1] = sum2;
-  }
-  const int span = 2 * r + 1;
-  for (int x = 0; x < width; ++x) {
-    out[x] = prefix[x + span] - prefix[x];
-    out2[x] = prefix2[x + span] - prefix2[x];
-  }
+  prefix_sums(padded.data(), width + 2 * r, prefix.data(), prefix2.data());
 }
 
 }  // namespace
@@ -240,21 +336,20 @@ void Processor::run_band_prepare(Band &band) {
   if (params_.skin_only) {
     const int chroma_width = (width + 1) / 2;
     for (int cy = band.y0 / 2; cy < (band.y1 + 1) / 2; ++cy) {
-      uint8_t *dst = mask_.data() + static_cast<size_t>(cy) * mask_stride_;
-      const uint8_t *u = f.u + static_cast<size_t>(cy) * f.u_stride;
-      uint8_t top = 0;
+      uint8_t *__restrict dst = mask_.data() + static_cast<size_t>(cy) * mask_stride_;
+      const uint8_t *__restrict u = f.u + static_cast<size_t>(cy) * f.u_stride;
+      const auto &weight = skin_table().weight;
       if (f.v) {
-        const uint8_t *v = f.v + static_cast<size_t>(cy) * f.v_stride;
+        const uint8_t *__restrict v = f.v + static_cast<size_t>(cy) * f.v_stride;
         for (int cx = 0; cx < chroma_width; ++cx) {
-          dst[cx] = skin_table().weight[u[cx]][v[cx]];
-          top = std::max(top, dst[cx]);
+          dst[cx] = weight[u[cx]][v[cx]];
         }
       } else {
         for (int cx = 0; cx < chroma_width; ++cx) {
-          dst[cx] = skin_table().weight[u[2 * cx]][u[2 * cx + 1]];
-          top = std::max(top, dst[cx]);
+          dst[cx] = weight[u[2 * cx]][u[2 * cx + 1]];
         }
       }
+      const uint8_t top = *std::max_element(dst, dst + chroma_width);
       mask_row_max_[cy] = top;
     }
   }
@@ -264,18 +359,18 @@ void Processor::run_band_prepare(Band &band) {
   const int r = params_.radius;
   const int last = f.height - 1;
   // Window sums for the band's first row (rows y0-r .. y0+r, edges replicated).
-  std::fill(band.col.begin(), band.col.end(), 0u);
-  std::fill(band.col2.begin(), band.col2.end(), 0u);
+  std::fill(band.col.begin(), band.col.end(), 0);
+  std::fill(band.col2.begin(), band.col2.end(), 0);
   for (int i = 0; i < band.ring_rows; ++i) {
     const int yy = std::clamp(band.y0 - r + i, 0, last);
-    uint32_t *hs = band.ring.data() + static_cast<size_t>(i) * width;
-    uint32_t *hs2 = band.ring2.data() + static_cast<size_t>(i) * width;
-    row_box_sums(f.y + static_cast<size_t>(yy) * f.y_stride, width, r, band.padded, band.prefix,
-                 band.prefix2, hs, hs2);
-    for (int x = 0; x < width; ++x) {
-      band.col[x] += hs[x];
-      band.col2[x] += hs2[x];
-    }
+    int32_t *hs = band.ring.data() + static_cast<size_t>(i) * width;
+    int32_t *hs2 = band.ring2.data() + static_cast<size_t>(i) * width;
+    std::fill(hs, hs + width, 0);
+    std::fill(hs2, hs2 + width, 0);
+    padded_prefix_sums(f.y + static_cast<size_t>(yy) * f.y_stride, width, r, band.padded,
+                       band.prefix, band.prefix2);
+    replace_row_sums(band.prefix.data(), band.prefix2.data(), 2 * r + 1, width, hs, hs2,
+                     band.col.data(), band.col2.data());
   }
   // The next band overwrites its rows while this one still needs them.
   band.halo_rows = std::max(0, std::min(last, band.y1 + r) - band.y1 + 1);
@@ -298,8 +393,6 @@ void Processor::run_band_filter(Band &band) {
   p.eps = static_cast<float>(sigma * sigma);
   p.smooth_blend = static_cast<float>(params_.smoothing);
   p.white = static_cast<float>(0.5 * params_.whitening);
-  p.smooth = smooth;
-  p.skin_only = params_.skin_only;
   const bool whiten = params_.whitening > 0.0;
   int mask_cy = -1;
 
@@ -310,36 +403,32 @@ void Processor::run_band_filter(Band &band) {
       const int cy = y / 2;
       touch = mask_row_max_[cy] != 0;
       if (touch && cy != mask_cy) {
-        const uint8_t *src = mask_.data() + static_cast<size_t>(cy) * mask_stride_;
+        const uint8_t *__restrict src = mask_.data() + static_cast<size_t>(cy) * mask_stride_;
+        uint8_t *__restrict dst = band.mask_row.data();
         for (int x = 0; x < width; ++x) {
-          band.mask_row[x] = src[x >> 1];
+          dst[x] = src[x >> 1];
         }
         mask_cy = cy;
       }
     }
     if (touch && (smooth || whiten)) {
-      filter_row(row, band.col.data(), band.col2.data(), band.mask_row.data(), width, p);
+      filter_row(row, band.col.data(), band.col2.data(), band.mask_row.data(), width, p, smooth,
+                 params_.skin_only);
     }
     if (!smooth || y + 1 == band.y1) {
       continue;
     }
     // Slide the window down: drop row y-r, add row y+r+1.
     const int slot = (y - band.y0) % band.ring_rows;
-    uint32_t *hs = band.ring.data() + static_cast<size_t>(slot) * width;
-    uint32_t *hs2 = band.ring2.data() + static_cast<size_t>(slot) * width;
-    for (int x = 0; x < width; ++x) {
-      band.col[x] -= hs[x];
-      band.col2[x] -= hs2[x];
-    }
+    int32_t *hs = band.ring.data() + static_cast<size_t>(slot) * width;
+    int32_t *hs2 = band.ring2.data() + static_cast<size_t>(slot) * width;
     const int incoming = std::min(y + r + 1, last);
     const uint8_t *src = incoming >= band.y1
                              ? band.halo.data() + static_cast<size_t>(incoming - band.y1) * width
                              : f.y + static_cast<size_t>(incoming) * f.y_stride;
-    row_box_sums(src, width, r, band.padded, band.prefix, band.prefix2, hs, hs2);
-    for (int x = 0; x < width; ++x) {
-      band.col[x] += hs[x];
-      band.col2[x] += hs2[x];
-    }
+    padded_prefix_sums(src, width, r, band.padded, band.prefix, band.prefix2);
+    replace_row_sums(band.prefix.data(), band.prefix2.data(), span, width, hs, hs2, band.col.data(),
+                     band.col2.data());
   }
 }
 
