@@ -2,6 +2,8 @@
 
 #include "gstptr.h"
 
+#include <cstdio>
+
 namespace livepipe::json {
 
 NodePtr parse(std::string_view text, ParseError *error) {
@@ -10,9 +12,18 @@ NodePtr parse(std::string_view text, ParseError *error) {
   if (!json_parser_load_from_data(parser.get(), text.data(), static_cast<gssize>(text.size()),
                                   &gerror)) {
     if (error) {
-      error->message = gerror ? gerror->message : "invalid JSON";
-      error->line = static_cast<int>(json_parser_get_current_line(parser.get()));
-      error->column = static_cast<int>(json_parser_get_current_pos(parser.get()));
+      // json-glib reports the position only inside its message:
+      // "<data>:LINE:COLUMN: Parse error: ...".
+      const std::string text = gerror ? gerror->message : "invalid JSON";
+      int line = 0, column = 0, consumed = 0;
+      if (std::sscanf(text.c_str(), "<data>:%d:%d: %n", &line, &column, &consumed) == 2 &&
+          consumed > 0) {
+        error->message = text.substr(static_cast<size_t>(consumed));
+      } else {
+        error->message = text;
+      }
+      error->line = line;
+      error->column = column;
     }
     g_clear_error(&gerror);
     return nullptr;
