@@ -59,6 +59,7 @@ class V1Link final : public signaling::SessionSignaling {
     client_.send(signaling::serialize(signaling::ClientMessage{relay}));
   }
   void send_candidate(unsigned mline, const std::string &candidate) override {
+    sent_candidates.push_back(candidate);
     signaling::Relay relay;
     relay.kind = signaling::RelayKind::kCandidate;
     relay.peer = remote_;
@@ -71,6 +72,7 @@ class V1Link final : public signaling::SessionSignaling {
   }
 
   std::vector<std::string> others;  // messages that were not for this session
+  std::vector<std::string> sent_candidates;
 
  private:
   WsClient &client_;
