@@ -17,6 +17,8 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"launch", livepipe::apps::cmd_launch, "run a pipeline in gst-launch-1.0 syntax"},
+    {"serve", livepipe::apps::cmd_serve, "run the signaling service and its web page"},
+    {"token", livepipe::apps::cmd_token, "mint an access token for the service"},
 };
 
 void print_usage(FILE *out) {

@@ -1,0 +1,133 @@
+// `livepipe serve`: the signaling service and its web page.
+#include "commands.h"
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+#include <glib-unix.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <unistd.h>
+
+namespace livepipe::apps {
+namespace {
+
+void print_usage(FILE *out) {
+  std::fprintf(out,
+               "Usage: livepipe serve [--config FILE] [--listen IP:PORT] [--log-json]\n"
+               "\n"
+               "Runs the signaling service: rooms over WebSocket (/ws, and /ws/gst for\n"
+               "GStreamer's webrtc examples), the web page at /, /healthz, /metrics and the\n"
+               "admin API under /api/v1. Defaults: 127.0.0.1:8080, no TLS, no tokens.\n"
+               "\n"
+               "  --config FILE      JSON configuration (docs/configuration.md)\n"
+               "  --listen IP:PORT   listen address, overrides the config (port 0: any free)\n"
+               "  --log-json         log one JSON object per line instead of text\n"
+               "\n"
+               "SIGINT or SIGTERM tells every peer, closes the sockets and exits with 0.\n"
+               "Exit status: 0 stopped, 1 runtime error (e.g. address in use), 2 invalid\n"
+               "arguments or configuration.\n");
+}
+
+// Each WebSocket is a file descriptor; the default soft limit (often 1024)
+// would cap the server long before memory does.
+void raise_fd_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+gboolean on_signal(gpointer data) {
+  auto *stop = static_cast<std::function<void()> *>(data);
+  (*stop)();
+  return G_SOURCE_CONTINUE;
+}
+
+}  // namespace
+
+int cmd_serve(int argc, char **argv) {
+  std::string config_path;
+  std::string listen;
+  bool log_json = false;
+  for (int i = 0; i < argc; ++i) {
+    const char *arg = argv[i];
+    auto value = [&](const char *name) -> const char * {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "livepipe serve: %s needs a value\n", name);
+        return nullptr;
+      }
+      return argv[++i];
+    };
+    if (!std::strcmp(arg, "--config")) {
+      const char *v = value(arg);
+      if (!v) {
+        return kExitInvalid;
+      }
+      config_path = v;
+    } else if (!std::strcmp(arg, "--listen")) {
+      const char *v = value(arg);
+      if (!v) {
+        return kExitInvalid;
+      }
+      listen = v;
+    } else if (!std::strcmp(arg, "--log-json")) {
+      log_json = true;
+    } else if (!std::strcmp(arg, "-h") || !std::strcmp(arg, "--help")) {
+      print_usage(stdout);
+      return kExitOk;
+    } else {
+      std::fprintf(stderr, "livepipe serve: unknown argument %s\n\n", arg);
+      print_usage(stderr);
+      return kExitInvalid;
+    }
+  }
+
+  signaling::ConfigResult loaded = config_path.empty() ? signaling::parse_config("{}")
+                                                       : signaling::load_config_file(config_path);
+  if (auto *problems = std::get_if<std::vector<std::string>>(&loaded)) {
+    std::fprintf(stderr, "livepipe serve: invalid configuration %s:\n", config_path.c_str());
+    for (const auto &problem : *problems) {
+      std::fprintf(stderr, "  %s\n", problem.c_str());
+    }
+    return kExitInvalid;
+  }
+  signaling::Config config = std::get<signaling::Config>(std::move(loaded));
+  if (!listen.empty() && !signaling::parse_listen(listen, &config.host, &config.port)) {
+    std::fprintf(stderr, "livepipe serve: --listen %s is not IP:PORT (e.g. 127.0.0.1:8080)\n",
+                 listen.c_str());
+    return kExitInvalid;
+  }
+
+  raise_fd_limit();
+  signaling::Logger log(log_json);
+  GMainLoop *loop = g_main_loop_new(nullptr, FALSE);
+  int status = kExitOk;
+  {
+    signaling::Server server(std::move(config), log);
+    std::string error;
+    if (!server.start(&error)) {
+      log.error("start-failed", {{"error", error}});
+      g_main_loop_unref(loop);
+      return kExitRuntime;
+    }
+    std::printf("livepipe: serving %s\n", server.url().c_str());
+    std::fflush(stdout);
+    std::function<void()> stop = [&] { server.shutdown([loop] { g_main_loop_quit(loop); }); };
+    guint sigint = g_unix_signal_add(SIGINT, on_signal, &stop);
+    guint sigterm = g_unix_signal_add(SIGTERM, on_signal, &stop);
+    g_main_loop_run(loop);
+    g_source_remove(sigint);
+    g_source_remove(sigterm);
+  }
+  g_main_loop_unref(loop);
+  return status;
+}
+
+}  // namespace livepipe::apps

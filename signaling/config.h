@@ -1,0 +1,57 @@
+// `livepipe serve` configuration: built-in defaults good enough for a laptop,
+// overridden by a JSON file (docs/configuration.md). Loading reports every
+// problem at once, each with its JSON path.
+#pragma once
+
+#include "messages.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace livepipe::signaling {
+
+struct Limits {
+  int64_t max_message_bytes = 64 * 1024;
+  int64_t messages_per_second = 50;  // per peer, with a burst of the same size
+  int64_t peers_per_room = 16;
+  int64_t rooms = 1000;
+  int64_t connections = 20000;
+};
+
+struct TurnRest {
+  std::vector<std::string> urls;  // turn:host:port?transport=udp ...
+  std::string secret;             // coturn's static-auth-secret
+  int64_t ttl_seconds = 86400;
+};
+
+struct Config {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string tls_cert;  // both or neither
+  std::string tls_key;
+  std::string token_secret;            // empty: the server runs open
+  std::vector<IceServer> ice_servers;  // STUN and static TURN, handed out as they are
+  TurnRest turn_rest;                  // used when secret is set
+  Limits limits;
+  int64_t keepalive_interval_seconds = 15;
+  int64_t keepalive_timeout_seconds = 45;
+  std::string web_root;  // empty: the page built into the binary
+  int64_t shutdown_grace_ms = 1000;
+
+  bool tls() const { return !tls_cert.empty(); }
+  bool turn_rest_enabled() const { return !turn_rest.secret.empty(); }
+};
+
+using ConfigResult = std::variant<Config, std::vector<std::string>>;
+
+// `text` is a JSON document whose members override the defaults.
+ConfigResult parse_config(std::string_view text);
+ConfigResult load_config_file(const std::string &path);
+
+// "HOST:PORT", "[v6]:PORT" or ":PORT"; false on anything else.
+bool parse_listen(std::string_view text, std::string *host, int *port);
+
+}  // namespace livepipe::signaling

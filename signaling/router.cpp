@@ -1,0 +1,292 @@
+#include "router.h"
+
+#include <utility>
+
+namespace livepipe::signaling {
+
+Router::Router(RouterSettings settings, RoomRegistry &rooms)
+    : settings_(std::move(settings)), rooms_(rooms) {}
+
+void Router::error(Out &out, ConnectionId to, ErrorCode code, std::string message,
+                   std::string request) {
+  out.send(to, Error{code, std::move(message), std::move(request)});
+}
+
+Router::Out Router::connect(ConnectionId id, std::optional<Claims> claims, Now now) {
+  Out out;
+  if (static_cast<int64_t>(connections_.size()) >= settings_.limits.connections) {
+    error(out, id, ErrorCode::kServerFull, "the server has reached its connection limit");
+    out.close(id, kCloseTryAgainLater, "server full");
+    return out;
+  }
+  Connection c;
+  c.claims = std::move(claims);
+  c.last_seen_ms = now.mono_ms;
+  c.limiter = RateLimiter(settings_.limits.messages_per_second, now.mono_ms);
+  connections_.emplace(id, std::move(c));
+  return out;
+}
+
+Router::Out Router::receive(ConnectionId id, std::string_view text, Now now) {
+  Out out;
+  auto it = connections_.find(id);
+  if (it == connections_.end()) {
+    return out;
+  }
+  Connection &c = it->second;
+  c.last_seen_ms = now.mono_ms;
+  if (static_cast<int64_t>(text.size()) > settings_.limits.max_message_bytes) {
+    error(out, id, ErrorCode::kTooLarge,
+          "message of " + std::to_string(text.size()) + " bytes is over the limit of " +
+              std::to_string(settings_.limits.max_message_bytes));
+    return out;
+  }
+  if (!c.limiter.allow(now.mono_ms)) {
+    // One error per second is enough to explain the drops without amplifying a flood.
+    if (c.rate_error_ms < 0 || now.mono_ms - c.rate_error_ms >= 1000) {
+      c.rate_error_ms = now.mono_ms;
+      error(out, id, ErrorCode::kRateLimited,
+            "more than " + std::to_string(settings_.limits.messages_per_second) +
+                " messages per second; messages are being dropped");
+    }
+    return out;
+  }
+  auto parsed = parse_client_message(text);
+  if (auto *failure = std::get_if<ParseFailure>(&parsed)) {
+    error(out, id, failure->code, std::move(failure->message), std::move(failure->request_type));
+    return out;
+  }
+  ClientMessage &message = std::get<ClientMessage>(parsed);
+  if (auto *hello = std::get_if<Hello>(&message)) {
+    on_hello(out, id, c, std::move(*hello), now);
+    return out;
+  }
+  if (c.peer.empty()) {
+    error(out, id, ErrorCode::kHelloRequired, "send hello first");
+    return out;
+  }
+  if (auto *join = std::get_if<Join>(&message)) {
+    on_join(out, id, c, std::move(*join));
+  } else if (std::holds_alternative<Leave>(message)) {
+    on_leave(out, id, c);
+  } else if (auto *relay = std::get_if<Relay>(&message)) {
+    on_relay(out, id, c, std::move(*relay));
+  } else if (std::holds_alternative<Ping>(message)) {
+    out.send(id, Pong{});
+  }
+  return out;
+}
+
+void Router::on_hello(Out &out, ConnectionId id, Connection &c, Hello &&hello, Now now) {
+  if (!c.peer.empty()) {
+    error(out, id, ErrorCode::kAlreadyHello, "hello was already accepted", "hello");
+    return;
+  }
+  if (!settings_.token_secret.empty()) {
+    if (!hello.token.empty()) {
+      auto verified = verify_token(hello.token, settings_.token_secret, now.unix_s);
+      if (auto *failure = std::get_if<TokenError>(&verified)) {
+        error(out, id, ErrorCode::kUnauthorized, failure->reason, "hello");
+        out.close(id, kCloseUnauthorized, failure->reason);
+        return;
+      }
+      c.claims = std::get<Claims>(std::move(verified));
+    }
+    if (!c.claims) {
+      error(out, id, ErrorCode::kUnauthorized, "a token is required", "hello");
+      out.close(id, kCloseUnauthorized, "token required");
+      return;
+    }
+    if (!role_allows(c.claims->role, Role::kJoin)) {
+      std::string reason =
+          std::string("a token with role ") + role_name(c.claims->role) + " cannot join rooms";
+      error(out, id, ErrorCode::kForbidden, reason, "hello");
+      out.close(id, kCloseForbidden, reason);
+      return;
+    }
+  }
+  c.peer = "p" + std::to_string(next_peer_++);
+  c.name = hello.name.empty() && c.claims ? c.claims->sub : hello.name;
+  by_peer_[c.peer] = id;
+  Welcome welcome{c.peer, {}};
+  if (settings_.ice_servers) {
+    welcome.ice_servers = settings_.ice_servers(c.claims ? c.claims->sub : c.peer, now);
+  }
+  out.send(id, std::move(welcome));
+}
+
+void Router::on_join(Out &out, ConnectionId id, Connection &c, Join &&join) {
+  if (!c.room.empty()) {
+    error(out, id, ErrorCode::kAlreadyInRoom, "already in room " + c.room + "; leave it first",
+          "join");
+    return;
+  }
+  if (c.claims && !c.claims->room.empty() && c.claims->room != join.room) {
+    error(out, id, ErrorCode::kForbidden, "the token does not allow room " + join.room, "join");
+    return;
+  }
+  size_t members = rooms_.member_count(join.room);
+  if (members == 0 && static_cast<int64_t>(rooms_.room_count()) >= settings_.limits.rooms) {
+    error(
+        out, id, ErrorCode::kTooManyRooms,
+        "the server has reached its limit of " + std::to_string(settings_.limits.rooms) + " rooms",
+        "join");
+    return;
+  }
+  if (static_cast<int64_t>(members) >= settings_.limits.peers_per_room) {
+    error(out, id, ErrorCode::kRoomFull,
+          "room " + join.room + " is full (" + std::to_string(settings_.limits.peers_per_room) +
+              " peers)",
+          "join");
+    return;
+  }
+  Joined joined{join.room, {}};
+  for (const auto &peer : rooms_.members(join.room)) {
+    auto other = by_peer_.find(peer);
+    if (other == by_peer_.end()) {
+      continue;
+    }
+    const Connection &o = connections_.at(other->second);
+    joined.peers.push_back(PeerInfo{peer, o.name});
+    out.send(other->second, PeerJoined{join.room, PeerInfo{c.peer, c.name}});
+  }
+  rooms_.add_member(join.room, c.peer);
+  c.room = std::move(join.room);
+  // The joiner learns the room before anyone can address it.
+  out.sends.insert(out.sends.begin(), Outgoing<ServerMessage>{id, std::move(joined)});
+}
+
+void Router::leave_room(Out &out, Connection &c, const std::string &reason) {
+  if (c.room.empty()) {
+    return;
+  }
+  rooms_.remove_member(c.room, c.peer);
+  for (const auto &peer : rooms_.members(c.room)) {
+    auto other = by_peer_.find(peer);
+    if (other != by_peer_.end()) {
+      out.send(other->second, PeerLeft{c.room, c.peer, reason});
+    }
+  }
+  c.room.clear();
+}
+
+void Router::on_leave(Out &out, ConnectionId id, Connection &c) {
+  if (c.room.empty()) {
+    error(out, id, ErrorCode::kNotInRoom, "not in a room", "leave");
+    return;
+  }
+  std::string room = c.room;
+  leave_room(out, c, "left");
+  out.send(id, Left{std::move(room)});
+}
+
+void Router::on_relay(Out &out, ConnectionId id, Connection &c, Relay &&relay) {
+  const char *type = relay_kind_name(relay.kind);
+  if (c.room.empty()) {
+    error(out, id, ErrorCode::kNotInRoom, "join a room before signaling a peer", type);
+    return;
+  }
+  auto target = by_peer_.find(relay.peer);
+  if (target == by_peer_.end() || target->second == id ||
+      connections_.at(target->second).room != c.room) {
+    error(out, id, ErrorCode::kUnknownPeer, "no peer " + relay.peer + " in room " + c.room, type);
+    return;
+  }
+  relay.peer = c.peer;
+  out.send(target->second, std::move(relay));
+  ++out.relayed;
+}
+
+void Router::forget(ConnectionId id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) {
+    return;
+  }
+  if (!it->second.peer.empty()) {
+    by_peer_.erase(it->second.peer);
+  }
+  connections_.erase(it);
+}
+
+Router::Out Router::disconnect(ConnectionId id, Now) {
+  Out out;
+  auto it = connections_.find(id);
+  if (it == connections_.end()) {
+    return out;
+  }
+  leave_room(out, it->second, "disconnected");
+  forget(id);
+  return out;
+}
+
+void Router::touch(ConnectionId id, Now now) {
+  auto it = connections_.find(id);
+  if (it != connections_.end()) {
+    it->second.last_seen_ms = now.mono_ms;
+  }
+}
+
+Router::Out Router::tick(Now now) {
+  Out out;
+  std::vector<ConnectionId> dead;
+  for (const auto &[id, c] : connections_) {
+    if (now.mono_ms - c.last_seen_ms > settings_.timeout_ms) {
+      dead.push_back(id);
+    }
+  }
+  for (ConnectionId id : dead) {
+    leave_room(out, connections_.at(id), "timeout");
+    out.close(id, kCloseTimeout, "keepalive timeout");
+    forget(id);
+  }
+  return out;
+}
+
+Router::Out Router::kick(const std::string &peer) {
+  Out out;
+  auto it = by_peer_.find(peer);
+  if (it == by_peer_.end()) {
+    return out;
+  }
+  ConnectionId id = it->second;
+  leave_room(out, connections_.at(id), "kicked");
+  out.send(id, Bye{"removed by an administrator"});
+  out.close(id, kCloseKicked, "removed by an administrator");
+  forget(id);
+  return out;
+}
+
+Router::Out Router::shutdown(const std::string &reason) {
+  Out out;
+  for (auto &[id, c] : connections_) {
+    if (!c.room.empty()) {
+      rooms_.remove_member(c.room, c.peer);
+    }
+    out.send(id, Bye{reason});
+    out.close(id, kCloseGoingAway, reason);
+  }
+  connections_.clear();
+  by_peer_.clear();
+  return out;
+}
+
+std::optional<PeerView> Router::peer(const std::string &id) const {
+  auto it = by_peer_.find(id);
+  if (it == by_peer_.end()) {
+    return std::nullopt;
+  }
+  const Connection &c = connections_.at(it->second);
+  return PeerView{c.peer, c.name, c.room, c.claims ? c.claims->sub : std::string()};
+}
+
+std::vector<PeerView> Router::room_peers(const std::string &room) const {
+  std::vector<PeerView> out;
+  for (const auto &peer : rooms_.members(room)) {
+    if (auto view = this->peer(peer)) {
+      out.push_back(std::move(*view));
+    }
+  }
+  return out;
+}
+
+}  // namespace livepipe::signaling

@@ -1,0 +1,722 @@
+#include "server.h"
+
+#include "gst_router.h"
+#include "router.h"
+#include "token.h"
+#include "turn.h"
+#include "util/gstptr.h"
+#include "util/json.h"
+#include "util/maincontext.h"
+
+#include <libsoup/soup.h>
+
+#include <cstring>
+#include <map>
+#include <unordered_map>
+#include <variant>
+
+extern "C" GResource *livepipe_web_get_resource(void);
+
+namespace livepipe::signaling {
+namespace {
+
+enum class Protocol { kV1, kGst };
+
+const char *protocol_name(Protocol protocol) {
+  return protocol == Protocol::kV1 ? "ws" : "gst";
+}
+
+Now now() {
+  return Now{g_get_monotonic_time() / 1000, g_get_real_time() / G_USEC_PER_SEC};
+}
+
+// The bearer token of an HTTP request: Authorization header or ?token=.
+std::string request_token(SoupServerMessage *msg, GHashTable *query) {
+  const char *header =
+      soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
+  if (header && g_ascii_strncasecmp(header, "Bearer ", 7) == 0) {
+    return header + 7;
+  }
+  if (query) {
+    if (auto *token = static_cast<const char *>(g_hash_table_lookup(query, "token"))) {
+      return token;
+    }
+  }
+  return {};
+}
+
+void respond(SoupServerMessage *msg, guint status, const std::string &content_type,
+             const std::string &body) {
+  soup_server_message_set_status(msg, status, nullptr);
+  soup_server_message_set_response(msg, content_type.c_str(), SOUP_MEMORY_COPY, body.data(),
+                                   body.size());
+}
+
+void respond_json(SoupServerMessage *msg, guint status, const std::string &body) {
+  respond(msg, status, "application/json", body);
+}
+
+void respond_error(SoupServerMessage *msg, guint status, const std::string &message) {
+  respond_json(msg, status, json::ObjectBuilder().set("error", message).to_string());
+  if (status == SOUP_STATUS_UNAUTHORIZED) {
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate",
+                                 "Bearer");
+  }
+}
+
+const char *content_type_for(const std::string &path) {
+  auto ends = [&](const char *suffix) { return g_str_has_suffix(path.c_str(), suffix); };
+  if (ends(".html")) {
+    return "text/html; charset=utf-8";
+  }
+  if (ends(".js")) {
+    return "text/javascript; charset=utf-8";
+  }
+  if (ends(".css")) {
+    return "text/css; charset=utf-8";
+  }
+  if (ends(".svg")) {
+    return "image/svg+xml";
+  }
+  if (ends(".png")) {
+    return "image/png";
+  }
+  return "application/octet-stream";
+}
+
+struct Claimed {
+  Claims claims;
+};
+
+}  // namespace
+
+struct Server::Impl {
+  struct Conn {
+    Impl *impl = nullptr;
+    ConnectionId id = 0;
+    Protocol protocol = Protocol::kV1;
+    SoupWebsocketConnection *ws = nullptr;  // owned reference
+    std::string remote;
+  };
+
+  Config config;
+  Logger &log;
+  std::unique_ptr<RoomRegistry> rooms;
+  std::unique_ptr<RoomRegistry> gst_rooms;
+  Router router;
+  GstRouter gst_router;
+  GObjPtr<SoupServer> soup;
+  std::unordered_map<ConnectionId, std::unique_ptr<Conn>> conns;
+  ConnectionId next_id = 1;
+  SourceGuard ticker;
+  SourceGuard grace;
+  bool shutting_down = false;
+  bool listening = false;
+  std::function<void()> on_done;
+  int bound_port = 0;
+  int64_t started_mono_ms = 0;
+  GResource *web = nullptr;
+
+  // Counters for /metrics.
+  uint64_t connections_total = 0;
+  uint64_t messages_received = 0;
+  uint64_t messages_relayed = 0;
+  uint64_t errors_sent = 0;
+  uint64_t timeouts = 0;
+  uint64_t auth_failures = 0;
+
+  Impl(Config c, Logger &l, std::unique_ptr<RoomRegistry> r, std::unique_ptr<RoomRegistry> g)
+      : config(std::move(c)),
+        log(l),
+        rooms(r ? std::move(r) : std::make_unique<InMemoryRoomRegistry>()),
+        gst_rooms(g ? std::move(g) : std::make_unique<InMemoryRoomRegistry>()),
+        router(router_settings(config), *rooms),
+        gst_router(GstRouterSettings{config.limits, config.keepalive_timeout_seconds * 1000},
+                   *gst_rooms) {}
+
+  static RouterSettings router_settings(const Config &config) {
+    RouterSettings s;
+    s.limits = config.limits;
+    s.token_secret = config.token_secret;
+    s.timeout_ms = config.keepalive_timeout_seconds * 1000;
+    s.ice_servers = [&config](const std::string &user, Now at) {
+      return ice_servers_for(config, user, at.unix_s);
+    };
+    return s;
+  }
+
+  ~Impl() {
+    for (auto &[id, conn] : conns) {
+      release(*conn);
+    }
+    conns.clear();
+    if (soup) {
+      soup_server_disconnect(soup.get());
+    }
+  }
+
+  // --- WebSocket plumbing ---
+
+  void release(Conn &conn) {
+    g_signal_handlers_disconnect_by_data(conn.ws, &conn);
+    if (soup_websocket_connection_get_state(conn.ws) == SOUP_WEBSOCKET_STATE_OPEN) {
+      soup_websocket_connection_close(conn.ws, kCloseGoingAway, "server stopped");
+    }
+    g_object_unref(conn.ws);
+    conn.ws = nullptr;
+  }
+
+  void send_text(ConnectionId id, const std::string &text) {
+    auto it = conns.find(id);
+    if (it == conns.end() ||
+        soup_websocket_connection_get_state(it->second->ws) != SOUP_WEBSOCKET_STATE_OPEN) {
+      return;
+    }
+    soup_websocket_connection_send_text(it->second->ws, text.c_str());
+  }
+
+  void close_conn(const CloseAction &close) {
+    auto it = conns.find(close.connection);
+    if (it == conns.end()) {
+      return;
+    }
+    if (close.code == kCloseTimeout) {
+      ++timeouts;
+    }
+    if (close.code == kCloseUnauthorized || close.code == kCloseForbidden) {
+      ++auth_failures;
+    }
+    log.info("close", {{"conn", std::to_string(close.connection)},
+                       {"protocol", protocol_name(it->second->protocol)},
+                       {"code", std::to_string(close.code)},
+                       {"reason", close.reason}});
+    if (soup_websocket_connection_get_state(it->second->ws) == SOUP_WEBSOCKET_STATE_OPEN) {
+      soup_websocket_connection_close(it->second->ws, static_cast<gushort>(close.code),
+                                      close.reason.c_str());
+    }
+  }
+
+  void apply(Router::Out &&out) {
+    messages_relayed += out.relayed;
+    for (const auto &send : out.sends) {
+      if (std::holds_alternative<Error>(send.message)) {
+        ++errors_sent;
+      }
+      send_text(send.connection, serialize(send.message));
+    }
+    for (const auto &close : out.closes) {
+      close_conn(close);
+    }
+  }
+
+  void apply(GstRouter::Out &&out) {
+    messages_relayed += out.relayed;
+    for (const auto &send : out.sends) {
+      if (g_str_has_prefix(send.message.c_str(), "ERROR")) {
+        ++errors_sent;
+      }
+      send_text(send.connection, send.message);
+    }
+    for (const auto &close : out.closes) {
+      close_conn(close);
+    }
+  }
+
+  static void on_message(SoupWebsocketConnection *, gint type, GBytes *message, gpointer data) {
+    auto *conn = static_cast<Conn *>(data);
+    Impl *self = conn->impl;
+    ++self->messages_received;
+    gsize size = 0;
+    const char *bytes = static_cast<const char *>(g_bytes_get_data(message, &size));
+    std::string_view text(bytes ? bytes : "", size);
+    if (type != SOUP_WEBSOCKET_DATA_TEXT) {
+      // Binary frames have no meaning here; answer as the protocol answers garbage.
+      text = conn->protocol == Protocol::kV1 ? std::string_view("<binary frame>") : text;
+    }
+    if (conn->protocol == Protocol::kV1) {
+      self->apply(self->router.receive(conn->id, text, now()));
+    } else {
+      self->apply(self->gst_router.receive(conn->id, text, now()));
+    }
+  }
+
+  static void on_pong(SoupWebsocketConnection *, GBytes *, gpointer data) {
+    auto *conn = static_cast<Conn *>(data);
+    if (conn->protocol == Protocol::kV1) {
+      conn->impl->router.touch(conn->id, now());
+    } else {
+      conn->impl->gst_router.touch(conn->id, now());
+    }
+  }
+
+  static void on_closed(SoupWebsocketConnection *ws, gpointer data) {
+    auto *conn = static_cast<Conn *>(data);
+    Impl *self = conn->impl;
+    ConnectionId id = conn->id;
+    self->log.info("disconnected",
+                   {{"conn", std::to_string(id)},
+                    {"protocol", protocol_name(conn->protocol)},
+                    {"code", std::to_string(soup_websocket_connection_get_close_code(ws))}});
+    if (conn->protocol == Protocol::kV1) {
+      self->apply(self->router.disconnect(id, now()));
+    } else {
+      self->apply(self->gst_router.disconnect(id, now()));
+    }
+    auto it = self->conns.find(id);
+    if (it != self->conns.end()) {
+      std::unique_ptr<Conn> owned = std::move(it->second);
+      self->conns.erase(it);
+      self->release(*owned);
+    }
+    self->maybe_finish_shutdown();
+  }
+
+  void accept(SoupServerMessage *msg, SoupWebsocketConnection *ws, Protocol protocol) {
+    auto conn = std::make_unique<Conn>();
+    conn->impl = this;
+    conn->id = next_id++;
+    conn->protocol = protocol;
+    conn->ws = static_cast<SoupWebsocketConnection *>(g_object_ref(ws));
+    conn->remote =
+        soup_server_message_get_remote_host(msg) ? soup_server_message_get_remote_host(msg) : "";
+    ++connections_total;
+    if (shutting_down) {
+      soup_websocket_connection_close(ws, kCloseGoingAway, "server shutting down");
+      g_object_unref(conn->ws);
+      return;
+    }
+    soup_websocket_connection_set_keepalive_interval(
+        ws, static_cast<guint>(config.keepalive_interval_seconds));
+    // Frames a little over the limit still reach the router, which answers
+    // with a clear "too-large" error; far bigger ones are cut off by libsoup
+    // (close code 1009) before they are buffered whole.
+    soup_websocket_connection_set_max_incoming_payload_size(
+        ws, static_cast<guint64>(config.limits.max_message_bytes) * 4);
+    g_signal_connect(ws, "message", G_CALLBACK(on_message), conn.get());
+    g_signal_connect(ws, "pong", G_CALLBACK(on_pong), conn.get());
+    g_signal_connect(ws, "closed", G_CALLBACK(on_closed), conn.get());
+    ConnectionId id = conn->id;
+    log.info("connected", {{"conn", std::to_string(id)},
+                           {"protocol", protocol_name(protocol)},
+                           {"remote", conn->remote}});
+    auto *claimed = static_cast<Claimed *>(g_object_get_data(G_OBJECT(msg), "livepipe-claims"));
+    conns.emplace(id, std::move(conn));
+    if (protocol == Protocol::kV1) {
+      apply(router.connect(id, claimed ? std::optional<Claims>(claimed->claims) : std::nullopt,
+                           now()));
+    } else {
+      apply(gst_router.connect(id, now()));
+    }
+  }
+
+  // Runs before the WebSocket handshake: a bad token never gets a socket.
+  void authorize_upgrade(SoupServerMessage *msg, GHashTable *query, Protocol protocol) {
+    if (config.token_secret.empty()) {
+      return;
+    }
+    std::string token = request_token(msg, query);
+    if (token.empty()) {
+      if (protocol == Protocol::kV1) {
+        return;  // may still arrive in hello; the router closes with 4001 otherwise
+      }
+      ++auth_failures;
+      respond_error(msg, SOUP_STATUS_UNAUTHORIZED, "token required");
+      return;
+    }
+    auto verified = verify_token(token, config.token_secret, now().unix_s);
+    if (auto *failure = std::get_if<TokenError>(&verified)) {
+      ++auth_failures;
+      log.warn("unauthorized", {{"path", protocol == Protocol::kV1 ? "/ws" : "/ws/gst"},
+                                {"reason", failure->reason}});
+      respond_error(msg, SOUP_STATUS_UNAUTHORIZED, failure->reason);
+      return;
+    }
+    Claims claims = std::get<Claims>(std::move(verified));
+    if (!role_allows(claims.role, Role::kJoin)) {
+      ++auth_failures;
+      respond_error(
+          msg, SOUP_STATUS_FORBIDDEN,
+          std::string("a token with role ") + role_name(claims.role) + " cannot join rooms");
+      return;
+    }
+    g_object_set_data_full(G_OBJECT(msg), "livepipe-claims", new Claimed{std::move(claims)},
+                           [](gpointer p) { delete static_cast<Claimed *>(p); });
+  }
+
+  static void ws_http(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
+                      gpointer data) {
+    auto *self = static_cast<Impl *>(data);
+    Protocol protocol = std::strcmp(path, "/ws/gst") == 0 ? Protocol::kGst : Protocol::kV1;
+    if (std::strcmp(path, "/ws") != 0 && protocol != Protocol::kGst) {
+      respond_error(msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
+      return;
+    }
+    self->authorize_upgrade(msg, query, protocol);
+  }
+
+  static void ws_v1(SoupServer *, SoupServerMessage *msg, const char *, SoupWebsocketConnection *ws,
+                    gpointer data) {
+    static_cast<Impl *>(data)->accept(msg, ws, Protocol::kV1);
+  }
+
+  static void ws_gst(SoupServer *, SoupServerMessage *msg, const char *,
+                     SoupWebsocketConnection *ws, gpointer data) {
+    static_cast<Impl *>(data)->accept(msg, ws, Protocol::kGst);
+  }
+
+  // --- HTTP endpoints ---
+
+  static void healthz(SoupServer *, SoupServerMessage *msg, const char *, GHashTable *,
+                      gpointer data) {
+    auto *self = static_cast<Impl *>(data);
+    respond_json(
+        msg, self->shutting_down ? SOUP_STATUS_SERVICE_UNAVAILABLE : SOUP_STATUS_OK,
+        json::ObjectBuilder().set("status", self->shutting_down ? "stopping" : "ok").to_string());
+  }
+
+  static void metrics(SoupServer *, SoupServerMessage *msg, const char *, GHashTable *,
+                      gpointer data) {
+    auto *self = static_cast<Impl *>(data);
+    std::string body;
+    auto metric = [&](const char *name, const char *type, const char *help) {
+      body += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    };
+    metric("livepipe_signaling_connections", "gauge", "Open WebSocket connections.");
+    body += "livepipe_signaling_connections{protocol=\"ws\"} " +
+            std::to_string(self->router.connection_count()) + "\n";
+    body += "livepipe_signaling_connections{protocol=\"gst\"} " +
+            std::to_string(self->gst_router.connection_count()) + "\n";
+    metric("livepipe_signaling_rooms", "gauge", "Rooms with at least one peer.");
+    body += "livepipe_signaling_rooms{protocol=\"ws\"} " +
+            std::to_string(self->rooms->room_count()) + "\n";
+    body += "livepipe_signaling_rooms{protocol=\"gst\"} " +
+            std::to_string(self->gst_rooms->room_count()) + "\n";
+    auto counter = [&](const char *name, const char *help, uint64_t value) {
+      metric(name, "counter", help);
+      body += std::string(name) + " " + std::to_string(value) + "\n";
+    };
+    counter("livepipe_signaling_connections_total", "WebSocket connections accepted.",
+            self->connections_total);
+    counter("livepipe_signaling_messages_received_total", "WebSocket messages received.",
+            self->messages_received);
+    counter("livepipe_signaling_messages_relayed_total", "Messages relayed between peers.",
+            self->messages_relayed);
+    counter("livepipe_signaling_errors_sent_total", "Error replies sent.", self->errors_sent);
+    counter("livepipe_signaling_timeouts_total", "Peers removed by the keepalive timeout.",
+            self->timeouts);
+    counter("livepipe_signaling_auth_failures_total", "Connections refused for their token.",
+            self->auth_failures);
+    metric("livepipe_signaling_uptime_seconds", "gauge", "Seconds since the server started.");
+    body += "livepipe_signaling_uptime_seconds " +
+            std::to_string((now().mono_ms - self->started_mono_ms) / 1000) + "\n";
+    respond(msg, SOUP_STATUS_OK, "text/plain; version=0.0.4", body);
+  }
+
+  json::NodePtr room_list() {
+    json::NodePtr node(json_node_new(JSON_NODE_ARRAY));
+    JsonArray *array = json_array_new();
+    for (auto [registry, protocol] :
+         {std::pair{rooms.get(), Protocol::kV1}, std::pair{gst_rooms.get(), Protocol::kGst}}) {
+      for (const auto &room : registry->rooms()) {
+        json_array_add_element(array, json::ObjectBuilder()
+                                          .set("room", room)
+                                          .set("protocol", protocol_name(protocol))
+                                          .set("peers", int64_t(registry->member_count(room)))
+                                          .build()
+                                          .release());
+      }
+    }
+    json_node_take_array(node.get(), array);
+    return node;
+  }
+
+  static void admin(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
+                    gpointer data) {
+    auto *self = static_cast<Impl *>(data);
+    if (!self->config.token_secret.empty()) {
+      auto verified =
+          verify_token(request_token(msg, query), self->config.token_secret, now().unix_s);
+      if (auto *failure = std::get_if<TokenError>(&verified)) {
+        ++self->auth_failures;
+        respond_error(msg, SOUP_STATUS_UNAUTHORIZED, failure->reason);
+        return;
+      }
+      if (std::get<Claims>(verified).role != Role::kAdmin) {
+        respond_error(msg, SOUP_STATUS_FORBIDDEN, "the admin API needs a token with role admin");
+        return;
+      }
+    }
+    std::string method = soup_server_message_get_method(msg);
+    std::string route = path;
+    auto is = [&](const char *prefix) { return route.rfind(prefix, 0) == 0; };
+    if (route == "/api/v1/server") {
+      if (method != "GET") {
+        respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
+        return;
+      }
+      json::NodePtr connections = json::ObjectBuilder()
+                                      .set("ws", int64_t(self->router.connection_count()))
+                                      .set("gst", int64_t(self->gst_router.connection_count()))
+                                      .build();
+      respond_json(
+          msg, SOUP_STATUS_OK,
+          json::ObjectBuilder()
+              .set("version", LIVEPIPE_VERSION)
+              .set("uptimeSeconds", (now().mono_ms - self->started_mono_ms) / 1000)
+              .set("auth", !self->config.token_secret.empty())
+              .set("connections", std::move(connections))
+              .set("rooms", int64_t(self->rooms->room_count() + self->gst_rooms->room_count()))
+              .to_string());
+      return;
+    }
+    if (route == "/api/v1/rooms") {
+      if (method != "GET") {
+        respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
+        return;
+      }
+      respond_json(msg, SOUP_STATUS_OK,
+                   json::ObjectBuilder().set("rooms", self->room_list()).to_string());
+      return;
+    }
+    if (is("/api/v1/rooms/")) {
+      std::string room = route.substr(strlen("/api/v1/rooms/"));
+      if (method != "GET") {
+        respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
+        return;
+      }
+      bool gst =
+          query &&
+          g_strcmp0(static_cast<const char *>(g_hash_table_lookup(query, "protocol")), "gst") == 0;
+      RoomRegistry &registry = gst ? *self->gst_rooms : *self->rooms;
+      if (registry.member_count(room) == 0) {
+        respond_error(msg, SOUP_STATUS_NOT_FOUND, "no room " + room);
+        return;
+      }
+      json::NodePtr peers(json_node_new(JSON_NODE_ARRAY));
+      JsonArray *array = json_array_new();
+      if (gst) {
+        for (const auto &uid : registry.members(room)) {
+          json_array_add_element(array, json::ObjectBuilder().set("id", uid).build().release());
+        }
+      } else {
+        for (const auto &peer : self->router.room_peers(room)) {
+          json_array_add_element(array, json::ObjectBuilder()
+                                            .set("id", peer.id)
+                                            .set("name", peer.name)
+                                            .set("subject", peer.subject)
+                                            .build()
+                                            .release());
+        }
+      }
+      json_node_take_array(peers.get(), array);
+      respond_json(msg, SOUP_STATUS_OK,
+                   json::ObjectBuilder()
+                       .set("room", room)
+                       .set("protocol", gst ? "gst" : "ws")
+                       .set("peers", std::move(peers))
+                       .to_string());
+      return;
+    }
+    if (is("/api/v1/peers/")) {
+      std::string peer = route.substr(strlen("/api/v1/peers/"));
+      if (method != "DELETE") {
+        respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use DELETE");
+        return;
+      }
+      Router::Out out = self->router.kick(peer);
+      if (!out.closes.empty()) {
+        self->apply(std::move(out));
+      } else {
+        GstRouter::Out gst_out = self->gst_router.kick(peer);
+        if (gst_out.closes.empty()) {
+          respond_error(msg, SOUP_STATUS_NOT_FOUND, "no peer " + peer);
+          return;
+        }
+        self->apply(std::move(gst_out));
+      }
+      self->log.info("kicked", {{"peer", peer}});
+      soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, nullptr);
+      return;
+    }
+    respond_error(msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
+  }
+
+  static void files(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
+                    gpointer data) {
+    auto *self = static_cast<Impl *>(data);
+    std::string method = soup_server_message_get_method(msg);
+    if (method != "GET" && method != "HEAD") {
+      respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
+      return;
+    }
+    std::string name = std::strcmp(path, "/") == 0 ? "/index.html" : path;
+    if (name.find("..") != std::string::npos || name.find('\\') != std::string::npos) {
+      respond_error(msg, SOUP_STATUS_NOT_FOUND, "not found");
+      return;
+    }
+    GBytes *bytes = nullptr;
+    if (!self->config.web_root.empty()) {
+      gchar *contents = nullptr;
+      gsize length = 0;
+      std::string file = self->config.web_root + name;
+      if (g_file_test(file.c_str(), G_FILE_TEST_IS_REGULAR) &&
+          g_file_get_contents(file.c_str(), &contents, &length, nullptr)) {
+        bytes = g_bytes_new_take(contents, length);
+      }
+    } else {
+      bytes = g_resource_lookup_data(self->web, ("/org/livepipe/web" + name).c_str(),
+                                     G_RESOURCE_LOOKUP_FLAGS_NONE, nullptr);
+    }
+    if (!bytes) {
+      respond_error(msg, SOUP_STATUS_NOT_FOUND, "not found");
+      return;
+    }
+    gsize size = 0;
+    const void *content = g_bytes_get_data(bytes, &size);
+    soup_server_message_set_status(msg, SOUP_STATUS_OK, nullptr);
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control",
+                                 "no-cache");
+    soup_server_message_set_response(msg, content_type_for(name), SOUP_MEMORY_COPY,
+                                     static_cast<const char *>(content), size);
+    g_bytes_unref(bytes);
+  }
+
+  // --- lifecycle ---
+
+  void maybe_finish_shutdown() {
+    if (shutting_down && conns.empty() && on_done) {
+      finish_shutdown();
+    }
+  }
+
+  void finish_shutdown() {
+    grace.reset();
+    ticker.reset();
+    for (auto &[id, conn] : conns) {
+      release(*conn);
+    }
+    conns.clear();
+    if (listening) {
+      soup_server_disconnect(soup.get());
+      listening = false;
+    }
+    log.info("stopped");
+    if (auto done = std::exchange(on_done, nullptr)) {
+      done();
+    }
+  }
+};
+
+Server::Server(Config config, Logger &log, std::unique_ptr<RoomRegistry> rooms,
+               std::unique_ptr<RoomRegistry> gst_rooms)
+    : impl_(
+          std::make_unique<Impl>(std::move(config), log, std::move(rooms), std::move(gst_rooms))) {}
+
+Server::~Server() = default;
+
+bool Server::start(std::string *error) {
+  Impl &s = *impl_;
+  s.web = livepipe_web_get_resource();
+  GError *gerror = nullptr;
+  GTlsCertificate *certificate = nullptr;
+  if (s.config.tls()) {
+    certificate = g_tls_certificate_new_from_files(s.config.tls_cert.c_str(),
+                                                   s.config.tls_key.c_str(), &gerror);
+    if (!certificate) {
+      *error = std::string("TLS certificate: ") + gerror->message;
+      g_error_free(gerror);
+      return false;
+    }
+  }
+  s.soup.reset(static_cast<SoupServer *>(g_object_new(SOUP_TYPE_SERVER, "server-header",
+                                                      "livepipe/" LIVEPIPE_VERSION " ",
+                                                      "tls-certificate", certificate, nullptr)));
+  if (certificate) {
+    g_object_unref(certificate);
+  }
+  SoupServer *server = s.soup.get();
+  soup_server_add_handler(server, "/ws", Impl::ws_http, &s, nullptr);
+  soup_server_add_websocket_handler(server, "/ws", nullptr, nullptr, Impl::ws_v1, &s, nullptr);
+  soup_server_add_websocket_handler(server, "/ws/gst", nullptr, nullptr, Impl::ws_gst, &s, nullptr);
+  soup_server_add_handler(server, "/ws/gst", Impl::ws_http, &s, nullptr);
+  soup_server_add_handler(server, "/healthz", Impl::healthz, &s, nullptr);
+  soup_server_add_handler(server, "/metrics", Impl::metrics, &s, nullptr);
+  soup_server_add_handler(server, "/api/v1", Impl::admin, &s, nullptr);
+  soup_server_add_handler(server, "/", Impl::files, &s, nullptr);
+
+  GInetAddress *address = g_inet_address_new_from_string(s.config.host.c_str());
+  if (!address) {
+    *error = "invalid listen address " + s.config.host;
+    return false;
+  }
+  GSocketAddress *socket_address = g_inet_socket_address_new(address, s.config.port);
+  g_object_unref(address);
+  gboolean ok = soup_server_listen(
+      server, socket_address,
+      s.config.tls() ? SOUP_SERVER_LISTEN_HTTPS : static_cast<SoupServerListenOptions>(0), &gerror);
+  g_object_unref(socket_address);
+  if (!ok) {
+    *error = "cannot listen on " + s.config.host + ":" + std::to_string(s.config.port) + ": " +
+             gerror->message;
+    g_error_free(gerror);
+    return false;
+  }
+  s.listening = true;
+  GSList *uris = soup_server_get_uris(server);
+  if (uris) {
+    s.bound_port = g_uri_get_port(static_cast<GUri *>(uris->data));
+  }
+  g_slist_free_full(uris, reinterpret_cast<GDestroyNotify>(g_uri_unref));
+  s.started_mono_ms = now().mono_ms;
+  s.ticker = add_timeout(g_main_context_get_thread_default(), 1000, [&s] {
+    s.apply(s.router.tick(now()));
+    s.apply(s.gst_router.tick(now()));
+    return true;
+  });
+  if (s.config.token_secret.empty()) {
+    s.log.warn("open-server",
+               {{"detail",
+                 "no auth.secret configured: anyone who can reach this server may join "
+                 "any room and use the admin API"}});
+  }
+  s.log.info("listening", {{"url", url()}, {"tls", s.config.tls() ? "yes" : "no"}});
+  return true;
+}
+
+int Server::port() const {
+  return impl_->bound_port;
+}
+
+std::string Server::url() const {
+  std::string host = impl_->config.host;
+  if (host == "0.0.0.0") {
+    host = "127.0.0.1";
+  } else if (host.find(':') != std::string::npos) {
+    host = "[" + host + "]";
+  }
+  return std::string(impl_->config.tls() ? "https" : "http") + "://" + host + ":" +
+         std::to_string(impl_->bound_port) + "/";
+}
+
+void Server::shutdown(std::function<void()> done) {
+  Impl &s = *impl_;
+  if (s.shutting_down) {
+    return;
+  }
+  s.shutting_down = true;
+  s.on_done = std::move(done);
+  s.log.info("shutting-down", {{"connections", std::to_string(s.conns.size())}});
+  s.apply(s.router.shutdown("server shutting down"));
+  s.apply(s.gst_router.shutdown("server shutting down"));
+  if (s.conns.empty()) {
+    s.finish_shutdown();
+    return;
+  }
+  s.grace = add_timeout(g_main_context_get_thread_default(),
+                        static_cast<guint>(std::max<int64_t>(1, s.config.shutdown_grace_ms)), [&s] {
+                          s.finish_shutdown();
+                          return false;
+                        });
+}
+
+}  // namespace livepipe::signaling

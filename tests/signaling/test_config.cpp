@@ -1,0 +1,112 @@
+// Configuration: defaults, overrides and every problem reported at once.
+#define BOOST_TEST_MODULE config
+#include <boost/test/unit_test.hpp>
+
+#include "config.h"
+
+#include <algorithm>
+
+using namespace livepipe::signaling;
+
+namespace {
+
+std::vector<std::string> problems(const std::string &text) {
+  auto result = parse_config(text);
+  BOOST_REQUIRE(std::holds_alternative<std::vector<std::string>>(result));
+  return std::get<std::vector<std::string>>(result);
+}
+
+bool mentions(const std::vector<std::string> &list, const std::string &needle) {
+  return std::any_of(list.begin(), list.end(),
+                     [&](const std::string &p) { return p.find(needle) != std::string::npos; });
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(empty_object_gives_laptop_defaults) {
+  auto result = parse_config("{}");
+  BOOST_REQUIRE(std::holds_alternative<Config>(result));
+  const Config &c = std::get<Config>(result);
+  BOOST_TEST(c.host == "127.0.0.1");
+  BOOST_TEST(c.port == 8080);
+  BOOST_TEST(c.limits.max_message_bytes == 65536);
+  BOOST_TEST(c.token_secret.empty());
+  BOOST_TEST(c.ice_servers.empty());
+  BOOST_TEST(!c.tls());
+}
+
+BOOST_AUTO_TEST_CASE(full_config_is_read) {
+  auto result = parse_config(R"({
+    "listen": "0.0.0.0:9000",
+    "auth": {"secret": "a-long-enough-secret"},
+    "ice": {"stun": ["stun:stun.example.net:3478"],
+            "turn": [{"urls": "turn:turn.example.net:3478", "username": "u", "credential": "c"}],
+            "turnRest": {"urls": ["turn:127.0.0.1:3478?transport=udp"], "secret": "s", "ttlSeconds": 600}},
+    "limits": {"maxMessageBytes": 4096, "messagesPerSecond": 10, "peersPerRoom": 4, "rooms": 7,
+               "connections": 100},
+    "keepalive": {"intervalSeconds": 5, "timeoutSeconds": 12},
+    "shutdown": {"graceMs": 200}
+  })");
+  BOOST_REQUIRE(std::holds_alternative<Config>(result));
+  const Config &c = std::get<Config>(result);
+  BOOST_TEST(c.host == "0.0.0.0");
+  BOOST_TEST(c.port == 9000);
+  BOOST_TEST(c.token_secret == "a-long-enough-secret");
+  BOOST_REQUIRE_EQUAL(c.ice_servers.size(), 2u);
+  BOOST_TEST(c.ice_servers[1].username == "u");
+  BOOST_TEST(c.turn_rest_enabled());
+  BOOST_TEST(c.turn_rest.ttl_seconds == 600);
+  BOOST_TEST(c.limits.peers_per_room == 4);
+  BOOST_TEST(c.limits.rooms == 7);
+  BOOST_TEST(c.keepalive_timeout_seconds == 12);
+  BOOST_TEST(c.shutdown_grace_ms == 200);
+}
+
+BOOST_AUTO_TEST_CASE(every_problem_is_listed_with_its_path) {
+  auto list = problems(R"({
+    "listen": "localhost",
+    "tls": {"cert": "/nonexistent/cert.pem"},
+    "auth": {"secret": "short"},
+    "ice": {"stun": ["http://x"], "turn": [{"urls": "turn:x"}], "turnRest": {"urls": []}},
+    "limits": {"peersPerRoom": 1, "rooms": "many", "bogus": 1},
+    "keepalive": {"intervalSeconds": 30, "timeoutSeconds": 10},
+    "colour": "blue"
+  })");
+  for (const char *expected :
+       {"$.listen: \"localhost\" is not IP:PORT", "$.tls: needs both cert and key",
+        "$.tls.cert: file \"/nonexistent/cert.pem\" does not exist",
+        "$.auth.secret: must be at least 16", "$.ice.stun[0]: \"http://x\" is not a stun",
+        "$.ice.turn[0].username: is required", "$.ice.turn[0].credential: is required",
+        "$.ice.turnRest.urls: must be a URL or a non-empty array",
+        "$.ice.turnRest.secret: is required", "$.limits.peersPerRoom: must be an integer from 2",
+        "$.limits.rooms: must be an integer", "$.limits.bogus: unknown setting",
+        "$.keepalive.timeoutSeconds: must be longer", "$.colour: unknown setting"}) {
+    BOOST_TEST(mentions(list, expected), expected);
+  }
+  BOOST_TEST(list.size() == 14u);
+}
+
+BOOST_AUTO_TEST_CASE(syntax_errors_and_wrong_root) {
+  auto list = problems("{\n  \"listen\": ,\n}");
+  BOOST_REQUIRE_EQUAL(list.size(), 1u);
+  BOOST_TEST(list[0].rfind("line 2", 0) == 0u, list[0]);
+  BOOST_TEST(problems("[]")[0] == "$: the configuration must be a JSON object, not array");
+  auto missing = load_config_file("/nonexistent/livepipe.json");
+  BOOST_TEST(std::holds_alternative<std::vector<std::string>>(missing));
+}
+
+BOOST_AUTO_TEST_CASE(listen_addresses) {
+  std::string host;
+  int port = 0;
+  BOOST_TEST(parse_listen("127.0.0.1:8080", &host, &port));
+  BOOST_TEST(host == "127.0.0.1");
+  BOOST_TEST(port == 8080);
+  BOOST_TEST(parse_listen("[::1]:0", &host, &port));
+  BOOST_TEST(host == "::1");
+  BOOST_TEST(parse_listen(":9000", &host, &port));
+  BOOST_TEST(host == "0.0.0.0");
+  for (auto bad :
+       {"8080", "127.0.0.1:", "127.0.0.1:70000", "::1:80", "example.com:80", "1.2.3.4:8a"}) {
+    BOOST_TEST(!parse_listen(bad, &host, &port), bad);
+  }
+}
