@@ -17,6 +17,8 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"launch", livepipe::apps::cmd_launch, "run a pipeline in gst-launch-1.0 syntax"},
+    {"record", livepipe::apps::cmd_record, "record a source into crash-safe segments"},
+    {"replay", livepipe::apps::cmd_replay, "clip a recording or turn it into HLS"},
 };
 
 void print_usage(FILE *out) {
