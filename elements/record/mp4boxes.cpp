@@ -302,6 +302,60 @@ void FragmentGate::consumed(size_t count) {
   writable_ = writable_ > count ? writable_ - count : 0;
 }
 
+bool shift_decode_times(uint8_t *data, size_t size, const std::vector<TrackInfo> &tracks,
+                        uint64_t offset_ns) {
+  auto put32 = [](uint8_t *p, uint32_t v) {
+    p[0] = uint8_t(v >> 24);
+    p[1] = uint8_t(v >> 16);
+    p[2] = uint8_t(v >> 8);
+    p[3] = uint8_t(v);
+  };
+  bool ok = true;
+  auto visit_traf = [&](uint8_t *p, size_t n) {
+    uint32_t track_id = 0;
+    return for_each_child(p, n, [&](const BoxHeader &h, const uint8_t *cp, size_t cn) {
+      auto *payload = const_cast<uint8_t *>(cp);
+      if (h.type == fourcc("tfhd") && cn >= 8) {
+        track_id = be32(payload + 4);
+      } else if (h.type == fourcc("tfdt") && cn >= 8) {
+        uint32_t timescale = 0;
+        for (const auto &t : tracks) {
+          if (t.id == track_id) {
+            timescale = t.timescale;
+          }
+        }
+        if (timescale == 0) {
+          ok = false;
+          return false;
+        }
+        unsigned __int128 ticks = (unsigned __int128)offset_ns * timescale / 1000000000u;
+        if (payload[0] == 1 && cn >= 12) {
+          uint64_t v = be64(payload + 4) + static_cast<uint64_t>(ticks);
+          put32(payload + 4, uint32_t(v >> 32));
+          put32(payload + 8, uint32_t(v));
+        } else {
+          uint64_t v = be32(payload + 4) + static_cast<uint64_t>(ticks);
+          if (v > 0xffffffffu) {
+            ok = false;
+            return false;
+          }
+          put32(payload + 4, uint32_t(v));
+        }
+      }
+      return true;
+    });
+  };
+  bool parsed = for_each_child(data, size, [&](const BoxHeader &h, const uint8_t *p, size_t n) {
+    if (h.type != fourcc("moof")) {
+      return true;
+    }
+    return for_each_child(p, n, [&](const BoxHeader &th, const uint8_t *tp, size_t tn) {
+      return th.type != fourcc("traf") || visit_traf(const_cast<uint8_t *>(tp), tn);
+    });
+  });
+  return parsed && ok;
+}
+
 double FragmentIndex::duration_seconds() const {
   if (timescale == 0 || fragments.empty()) {
     return 0.0;

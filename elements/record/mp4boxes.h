@@ -76,6 +76,12 @@ struct FragmentIndex {
   double duration_seconds() const;
 };
 
+// Adds `offset_ns` (converted to each track's timescale) to the decode time
+// (tfdt) of every track fragment in data[0..size), a run of moof+mdat boxes,
+// in place. False when a box is malformed or a 32-bit tfdt would overflow.
+bool shift_decode_times(uint8_t *data, size_t size, const std::vector<TrackInfo> &tracks,
+                        uint64_t offset_ns);
+
 // Reads `length` bytes at `offset` into `out`; false on a short read.
 using ReadAt = std::function<bool(uint64_t offset, size_t length, std::vector<uint8_t> *out)>;
 

@@ -65,6 +65,47 @@ bool copy_range(int in, uint64_t offset, uint64_t length, const std::string &out
   return true;
 }
 
+bool write_all(const std::string &out_path, const std::vector<uint8_t> &data, std::string *error) {
+  int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) {
+    *error = "cannot write '" + out_path + "': " + std::strerror(errno);
+    return false;
+  }
+  Fd guard(new int(out));
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t w = ::write(out, data.data() + done, data.size() - done);
+    if (w < 0 && errno == EINTR) {
+      continue;
+    }
+    if (w <= 0) {
+      *error = "cannot write '" + out_path + "': " + std::strerror(errno);
+      return false;
+    }
+    done += static_cast<size_t>(w);
+  }
+  return true;
+}
+
+bool read_range(int in, uint64_t offset, uint64_t length, std::vector<uint8_t> *out,
+                std::string *error) {
+  out->resize(static_cast<size_t>(length));
+  size_t done = 0;
+  while (done < out->size()) {
+    ssize_t n =
+        ::pread(in, out->data() + done, out->size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      *error = "short read";
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 std::string format_seconds(double seconds) {
   char text[32];
   std::snprintf(text, sizeof text, "%.3f", seconds);
@@ -126,8 +167,18 @@ bool make_hls(const Recording &recording, const HlsOptions &options, HlsResult *
                     false, error)) {
       return false;
     }
-    // Each recording segment has its own header and its own time origin.
-    if (!first_segment) {
+    // Each recording segment has its own header; its decode times are moved
+    // to the recording's timeline so the playlist plays as one timeline. A
+    // discontinuity is declared only where that is not possible.
+    bool shiftable = true;
+    {
+      std::vector<uint8_t> probe;
+      const auto &f = index.fragments.front();
+      shiftable =
+          read_range(in, f.offset, f.size, &probe, error) &&
+          record::shift_decode_times(probe.data(), probe.size(), index.tracks, segment.start_ns);
+    }
+    if (!first_segment && !shiftable) {
       body += "#EXT-X-DISCONTINUITY\n";
     }
     first_segment = false;
@@ -151,7 +202,17 @@ bool make_hls(const Recording &recording, const HlsOptions &options, HlsResult *
                 !index.fragments[i].starts_with_keyframe));
       uint64_t offset = index.fragments[first].offset;
       uint64_t end = index.fragments[i - 1].offset + index.fragments[i - 1].size;
-      if (!copy_range(in, offset, end - offset, path, false, error)) {
+      std::vector<uint8_t> media;
+      if (!read_range(in, offset, end - offset, &media, error)) {
+        *error = source + ": " + *error;
+        return false;
+      }
+      if (shiftable &&
+          !record::shift_decode_times(media.data(), media.size(), index.tracks, segment.start_ns)) {
+        *error = source + ": malformed fragment";
+        return false;
+      }
+      if (!write_all(path, media, error)) {
         return false;
       }
       copied += end - offset;
