@@ -520,6 +520,11 @@ static bool prepare_recording(GstLpRecordBin *self) {
     return false;
   }
 
+  if (!root->prepare_parent(*first, &error) || !root->prepare_parent(manifest_path, &error)) {
+    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE, ("Cannot record: %s", error.c_str()), (nullptr));
+    return false;
+  }
+
   Manifest manifest;
   manifest.format = settings.format == LP_RECORD_FORMAT_MKV ? "mkv" : "mp4";
   manifest.stream = settings.stream;

@@ -416,6 +416,16 @@ bool Root::write_atomic(std::string_view relative, std::string_view contents,
   return ok;
 }
 
+bool Root::prepare_parent(std::string_view relative, std::string *error) const {
+  std::string leaf;
+  int dir = open_parent(relative, true, &leaf, error);
+  if (dir < 0) {
+    return false;
+  }
+  ::close(dir);
+  return true;
+}
+
 std::optional<uint64_t> Root::file_size(std::string_view relative) const {
   std::string leaf;
   int dir = open_parent(relative, false, &leaf, nullptr);

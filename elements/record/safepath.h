@@ -63,6 +63,8 @@ class Root {
   // Replaces `relative` with `contents` atomically (temporary file + rename).
   bool write_atomic(std::string_view relative, std::string_view contents, std::string *error) const;
   std::optional<uint64_t> file_size(std::string_view relative) const;
+  // Creates the directories leading to `relative`, refusing symbolic links.
+  bool prepare_parent(std::string_view relative, std::string *error) const;
 
  private:
   // Opens the directory holding `relative`'s last component; `leaf` gets it.
