@@ -10,5 +10,7 @@ inline constexpr int kExitInvalid = 2;
 int cmd_launch(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 }  // namespace livepipe::apps

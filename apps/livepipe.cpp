@@ -19,6 +19,8 @@ constexpr Command kCommands[] = {
     {"launch", livepipe::apps::cmd_launch, "run a pipeline in gst-launch-1.0 syntax"},
     {"serve", livepipe::apps::cmd_serve, "run the signaling service and its web page"},
     {"token", livepipe::apps::cmd_token, "mint an access token for the service"},
+    {"record", livepipe::apps::cmd_record, "record a source into crash-safe segments"},
+    {"replay", livepipe::apps::cmd_replay, "clip a recording or turn it into HLS"},
 };
 
 void print_usage(FILE *out) {

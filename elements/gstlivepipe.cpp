@@ -1,10 +1,12 @@
 #include "beauty/gstlpbeauty.h"
+#include "record/gstlprecordbin.h"
 
 #include <gst/gst.h>
 
 static gboolean plugin_init(GstPlugin *plugin) {
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER(lpbeauty, plugin);
+  ok |= GST_ELEMENT_REGISTER(lprecordbin, plugin);
   return ok;
 }
 

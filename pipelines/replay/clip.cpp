@@ -1,0 +1,688 @@
+#include "clip.h"
+
+#include "util/gstptr.h"
+
+#include <gst/app/gstappsrc.h>
+#include <gst/audio/audio.h>
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <mutex>
+
+namespace livepipe::replay {
+namespace {
+
+constexpr GstClockTime kPollInterval = 100 * GST_MSECOND;
+
+std::string message_text(GstMessage *message) {
+  GError *error = nullptr;
+  gst_message_parse_error(message, &error, nullptr);
+  std::string text = error ? error->message : "unknown error";
+  g_clear_error(&error);
+  GCharPtr name(gst_object_get_name(GST_MESSAGE_SRC(message)));
+  return std::string(name ? name.get() : "element") + ": " + text;
+}
+
+// Shared between the reader's streaming thread and the job's thread.
+struct ClipState {
+  const ClipOptions *options = nullptr;
+  uint64_t start = 0;
+  uint64_t end = 0;
+  std::mutex lock;
+  GstElement *video_src = nullptr;  // output appsrcs (owned by the output pipeline)
+  GstElement *audio_src = nullptr;
+  GstCaps *video_caps = nullptr;  // first segment's caps
+  GstCaps *audio_caps = nullptr;
+  std::string error;
+  // Per segment.
+  uint64_t segment_start = 0;
+  // Clip timeline.
+  bool have_origin = false;
+  uint64_t origin = 0;
+  std::vector<GstBuffer *> pending_video;  // the GOP holding start_ns
+  std::deque<GstBuffer *> pending_audio;
+  bool video_done = false;
+  bool audio_done = false;
+  bool has_video = false;
+  bool has_audio = false;
+  std::atomic<uint64_t> position{0};
+  uint64_t video_frames = 0;
+  uint64_t audio_packets = 0;
+  uint64_t last_end = 0;
+  // The accurate cut in the clip timeline, known once the origin is; read by
+  // the output's streaming threads, which must never wait for `lock`.
+  std::atomic<uint64_t> cut_start{0};
+  std::atomic<uint64_t> cut_stop{UINT64_MAX};
+
+  ~ClipState() {
+    for (auto *b : pending_video) {
+      gst_buffer_unref(b);
+    }
+    for (auto *b : pending_audio) {
+      gst_buffer_unref(b);
+    }
+    if (video_caps) {
+      gst_caps_unref(video_caps);
+    }
+    if (audio_caps) {
+      gst_caps_unref(audio_caps);
+    }
+  }
+};
+
+// Recording-timeline time of a buffer of the current segment.
+uint64_t recording_time(const ClipState &state, GstClockTime ts) {
+  return state.segment_start + (GST_CLOCK_TIME_IS_VALID(ts) ? ts : 0);
+}
+
+// Moves a buffer into the clip timeline and hands it to the output.
+void push(ClipState &state, GstElement *appsrc, GstBuffer *buffer) {
+  buffer = gst_buffer_make_writable(buffer);
+  auto shift = [&](GstClockTime t) -> GstClockTime {
+    if (!GST_CLOCK_TIME_IS_VALID(t)) {
+      return t;
+    }
+    uint64_t rec = state.segment_start + t;
+    return rec > state.origin ? rec - state.origin : 0;
+  };
+  GST_BUFFER_PTS(buffer) = shift(GST_BUFFER_PTS(buffer));
+  GST_BUFFER_DTS(buffer) = shift(GST_BUFFER_DTS(buffer));
+  GstClockTime end = GST_BUFFER_PTS(buffer);
+  if (GST_CLOCK_TIME_IS_VALID(GST_BUFFER_DURATION(buffer))) {
+    end += GST_BUFFER_DURATION(buffer);
+  }
+  state.last_end = std::max<uint64_t>(state.last_end, end);
+  gst_app_src_push_buffer(GST_APP_SRC(appsrc), buffer);
+}
+
+// Pending buffers carry segment-relative times of the segment they came
+// from; rewrite them to recording time before the segment changes.
+GstBuffer *to_recording_time(const ClipState &state, GstBuffer *buffer) {
+  buffer = gst_buffer_make_writable(buffer);
+  if (GST_BUFFER_PTS_IS_VALID(buffer)) {
+    GST_BUFFER_PTS(buffer) += state.segment_start;
+  }
+  if (GST_BUFFER_DTS_IS_VALID(buffer)) {
+    GST_BUFFER_DTS(buffer) += state.segment_start;
+  }
+  return buffer;
+}
+
+void push_recording_time(ClipState &state, GstElement *appsrc, GstBuffer *buffer) {
+  uint64_t saved = state.segment_start;
+  state.segment_start = 0;
+  push(state, appsrc, buffer);
+  state.segment_start = saved;
+}
+
+void set_origin(ClipState &state, uint64_t origin) {
+  state.have_origin = true;
+  state.origin = origin;
+  state.cut_start = state.start > origin ? state.start - origin : 0;
+  state.cut_stop = state.end - origin;
+}
+
+void flush_pending(ClipState &state) {
+  for (auto *b : state.pending_video) {
+    push_recording_time(state, state.video_src, b);
+    ++state.video_frames;
+  }
+  state.pending_video.clear();
+  while (!state.pending_audio.empty()) {
+    GstBuffer *b = state.pending_audio.front();
+    state.pending_audio.pop_front();
+    if (GST_BUFFER_PTS(b) >= state.origin && state.audio_src) {
+      push_recording_time(state, state.audio_src, b);
+      ++state.audio_packets;
+    } else {
+      gst_buffer_unref(b);
+    }
+  }
+}
+
+void on_video(ClipState &state, GstBuffer *buffer) {
+  uint64_t pts = recording_time(state, GST_BUFFER_PTS(buffer));
+  bool keyframe = !GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
+  state.position = pts;
+  if (state.video_done) {
+    return;
+  }
+  if (pts >= state.end) {
+    state.video_done = true;
+    return;
+  }
+  gst_buffer_ref(buffer);
+  if (state.have_origin) {
+    push(state, state.video_src, buffer);
+    ++state.video_frames;
+    return;
+  }
+  if (keyframe && (pts <= state.start || state.pending_video.empty())) {
+    for (auto *b : state.pending_video) {
+      gst_buffer_unref(b);
+    }
+    state.pending_video.clear();
+    // Audio before this keyframe can no longer be part of the clip.
+    while (!state.pending_audio.empty() && GST_BUFFER_PTS(state.pending_audio.front()) < pts) {
+      gst_buffer_unref(state.pending_audio.front());
+      state.pending_audio.pop_front();
+    }
+  } else if (state.pending_video.empty()) {
+    gst_buffer_unref(buffer);  // not decodable without its keyframe
+    return;
+  }
+  state.pending_video.push_back(to_recording_time(state, buffer));
+  if (pts > state.start || (keyframe && pts == state.start)) {
+    set_origin(state, GST_BUFFER_PTS(state.pending_video.front()));
+    flush_pending(state);
+  }
+}
+
+void on_audio(ClipState &state, GstBuffer *buffer) {
+  uint64_t pts = recording_time(state, GST_BUFFER_PTS(buffer));
+  if (!state.has_video) {
+    state.position = pts;
+  }
+  if (state.audio_done) {
+    return;
+  }
+  if (pts >= state.end) {
+    state.audio_done = true;
+    return;
+  }
+  gst_buffer_ref(buffer);
+  if (!state.has_video && !state.have_origin && pts >= state.start) {
+    set_origin(state, pts);
+  }
+  if (state.have_origin) {
+    if (pts >= state.origin) {
+      push(state, state.audio_src, buffer);
+      ++state.audio_packets;
+    } else {
+      gst_buffer_unref(buffer);
+    }
+    return;
+  }
+  state.pending_audio.push_back(to_recording_time(state, buffer));
+}
+
+struct PadBinding {
+  ClipState *state;
+  bool video;
+  bool checked = false;
+};
+
+GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  auto *binding = static_cast<PadBinding *>(data);
+  ClipState &state = *binding->state;
+  std::lock_guard<std::mutex> guard(state.lock);
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!binding->checked) {
+    binding->checked = true;
+    MiniPtr<GstCaps> caps(gst_pad_get_current_caps(pad));
+    GstCaps *expected = binding->video ? state.video_caps : state.audio_caps;
+    if (!caps || !expected || !gst_caps_is_equal(expected, caps.get())) {
+      state.error =
+          "the recording's codec parameters change inside the range (a restarted encoder); "
+          "clip the parts before and after the change separately";
+      state.video_done = state.audio_done = true;
+    }
+  }
+  if (!state.error.empty()) {
+    return GST_PAD_PROBE_DROP;
+  }
+  if (binding->video) {
+    on_video(state, buffer);
+  } else if (state.audio_src) {
+    on_audio(state, buffer);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+// Demuxer pads: the first video and the first audio stream go to the clip.
+struct ReaderContext {
+  ClipState *state;
+  GstElement *pipeline;
+  bool have_video = false;
+  bool have_audio = false;
+  std::vector<std::unique_ptr<PadBinding>> bindings;
+};
+
+void on_pad_added(GstElement *, GstPad *pad, gpointer data) {
+  auto *reader = static_cast<ReaderContext *>(data);
+  ClipState &state = *reader->state;
+  MiniPtr<GstCaps> caps(gst_pad_get_current_caps(pad));
+  const char *media = caps && gst_caps_get_size(caps.get())
+                          ? gst_structure_get_name(gst_caps_get_structure(caps.get(), 0))
+                          : "";
+  bool video = g_str_has_prefix(media, "video/");
+  bool audio = g_str_has_prefix(media, "audio/");
+  GstElement *sink = gst_element_factory_make("fakesink", nullptr);
+  g_object_set(sink, "sync", FALSE, "async", FALSE, nullptr);
+  gst_bin_add(GST_BIN(reader->pipeline), sink);
+  gst_element_sync_state_with_parent(sink);
+  GstPad *sink_pad = gst_element_get_static_pad(sink, "sink");
+  gst_pad_link(pad, sink_pad);
+  gst_object_unref(sink_pad);
+  bool take = (video && !reader->have_video) || (audio && !reader->have_audio);
+  if (!take) {
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> guard(state.lock);
+    if (!(video ? state.video_caps : state.audio_caps)) {
+      return;  // the first segment has no such stream: the clip has none
+    }
+  }
+  (video ? reader->have_video : reader->have_audio) = true;
+  auto binding = std::make_unique<PadBinding>(PadBinding{&state, video});
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_stream_buffer, binding.get(), nullptr);
+  reader->bindings.push_back(std::move(binding));
+}
+
+GstPtr<GstElement> make_reader(const std::string &path, const std::string &format,
+                               ReaderContext *context) {
+  GstPtr<GstElement> pipeline = sink(gst_pipeline_new("clip-reader"));
+  GstElement *src = gst_element_factory_make("filesrc", nullptr);
+  GstElement *demux =
+      gst_element_factory_make(format == "mkv" ? "matroskademux" : "qtdemux", nullptr);
+  if (!src || !demux) {
+    return nullptr;
+  }
+  g_object_set(src, "location", path.c_str(), nullptr);
+  gst_bin_add_many(GST_BIN(pipeline.get()), src, demux, nullptr);
+  gst_element_link(src, demux);
+  context->pipeline = pipeline.get();
+  g_signal_connect(demux, "pad-added", G_CALLBACK(on_pad_added), context);
+  return pipeline;
+}
+
+// Reads the caps of the first segment's streams (prerolling a reader).
+bool probe_streams(const std::string &path, const std::string &format, ClipState *state,
+                   std::string *error) {
+  GstPtr<GstElement> pipeline = sink(gst_pipeline_new("clip-probe"));
+  GstElement *src = gst_element_factory_make("filesrc", nullptr);
+  GstElement *demux =
+      gst_element_factory_make(format == "mkv" ? "matroskademux" : "qtdemux", nullptr);
+  g_object_set(src, "location", path.c_str(), nullptr);
+  gst_bin_add_many(GST_BIN(pipeline.get()), src, demux, nullptr);
+  gst_element_link(src, demux);
+  struct Probe {
+    GstElement *pipeline;
+    std::vector<GstPad *> pads;
+    std::atomic<bool> all_pads{false};
+    std::atomic<int> pad_count{0};
+  } probe{pipeline.get(), {}, {}, {}};
+  probe.pads.reserve(32);
+  g_signal_connect(demux, "no-more-pads", G_CALLBACK(+[](GstElement *, gpointer data) {
+                     static_cast<Probe *>(data)->all_pads = true;
+                   }),
+                   &probe);
+  g_signal_connect(demux, "pad-added", G_CALLBACK(+[](GstElement *, GstPad *pad, gpointer data) {
+                     auto *p = static_cast<Probe *>(data);
+                     if (p->pads.size() < p->pads.capacity()) {  // never reallocates
+                       p->pads.push_back(GST_PAD(gst_object_ref(pad)));
+                       ++p->pad_count;
+                     }
+                     GstElement *fake = gst_element_factory_make("fakesink", nullptr);
+                     gst_bin_add(GST_BIN(p->pipeline), fake);
+                     gst_element_sync_state_with_parent(fake);
+                     GstPad *sink_pad = gst_element_get_static_pad(fake, "sink");
+                     gst_pad_link(pad, sink_pad);
+                     gst_object_unref(sink_pad);
+                   }),
+                   &probe);
+  gst_element_set_state(pipeline.get(), GST_STATE_PAUSED);
+  // With no sink yet the pipeline reaches PAUSED at once: wait for the
+  // demuxer's pads, then for their sinks to preroll (caps known).
+  GstPtr<GstBus> bus(gst_element_get_bus(pipeline.get()));
+  GstStateChangeReturn ret = GST_STATE_CHANGE_FAILURE;
+  // qtdemux exposes all its pads at once and may never say no-more-pads.
+  for (int i = 0; i < 1000 && !probe.all_pads && probe.pad_count == 0; ++i) {
+    MiniPtr<GstMessage> failure(
+        gst_bus_timed_pop_filtered(bus.get(), 10 * GST_MSECOND, GST_MESSAGE_ERROR));
+    if (failure) {
+      break;
+    }
+  }
+  if (probe.pad_count > 0) {
+    // Caps follow the pads at once; fakesinks take the first buffers.
+    for (int i = 0; i < 1000; ++i) {
+      bool all = true;
+      for (int p = 0; p < probe.pad_count; ++p) {
+        MiniPtr<GstCaps> current(gst_pad_get_current_caps(probe.pads[p]));
+        all = all && current;
+      }
+      if (all) {
+        ret = GST_STATE_CHANGE_SUCCESS;
+        break;
+      }
+      g_usleep(2000);
+    }
+  }
+  std::vector<GstCaps *> caps;
+  for (auto *pad : probe.pads) {
+    caps.push_back(gst_pad_get_current_caps(pad));
+    gst_object_unref(pad);
+  }
+  gst_element_set_state(pipeline.get(), GST_STATE_NULL);
+  if (ret == GST_STATE_CHANGE_FAILURE) {
+    *error = "cannot read '" + path + "'";
+    for (auto *c : caps) {
+      if (c) {
+        gst_caps_unref(c);
+      }
+    }
+    return false;
+  }
+  for (auto *c : caps) {
+    if (!c) {
+      continue;
+    }
+    const char *media = gst_structure_get_name(gst_caps_get_structure(c, 0));
+    if (g_str_has_prefix(media, "video/") && !state->video_caps) {
+      state->video_caps = gst_caps_ref(c);
+    } else if (g_str_has_prefix(media, "audio/") && !state->audio_caps) {
+      state->audio_caps = gst_caps_ref(c);
+    }
+    gst_caps_unref(c);
+  }
+  if (!state->video_caps && !state->audio_caps) {
+    *error = "'" + path + "' holds no audio or video";
+    return false;
+  }
+  return true;
+}
+
+// The accurate path cuts decoded media to [start, end) of the request.
+struct AccurateCut {
+  ClipState *state = nullptr;
+};
+
+GstPadProbeReturn on_decoded_video(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  auto *cut = static_cast<AccurateCut *>(data);
+  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  GstClockTime pts = GST_BUFFER_PTS(buffer);
+  uint64_t start = cut->state->cut_start;
+  if (!GST_CLOCK_TIME_IS_VALID(pts) || pts < start || pts >= cut->state->cut_stop) {
+    return GST_PAD_PROBE_DROP;
+  }
+  buffer = gst_buffer_make_writable(buffer);
+  GST_BUFFER_PTS(buffer) = pts - start;
+  GST_BUFFER_DTS(buffer) = GST_CLOCK_TIME_NONE;
+  GST_PAD_PROBE_INFO_DATA(info) = buffer;
+  return GST_PAD_PROBE_OK;
+}
+
+GstPadProbeReturn on_decoded_audio(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  auto *cut = static_cast<AccurateCut *>(data);
+  MiniPtr<GstCaps> caps(gst_pad_get_current_caps(pad));
+  GstAudioInfo audio;
+  if (!caps || !gst_audio_info_from_caps(&audio, caps.get())) {
+    return GST_PAD_PROBE_DROP;
+  }
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  uint64_t start = cut->state->cut_start;
+  segment.start = start;
+  segment.stop = cut->state->cut_stop;
+  GstBuffer *buffer =
+      gst_audio_buffer_clip(GST_PAD_PROBE_INFO_BUFFER(info), &segment, GST_AUDIO_INFO_RATE(&audio),
+                            GST_AUDIO_INFO_BPF(&audio));
+  if (!buffer) {
+    GST_PAD_PROBE_INFO_DATA(info) = nullptr;
+    return GST_PAD_PROBE_HANDLED;
+  }
+  buffer = gst_buffer_make_writable(buffer);
+  GST_BUFFER_PTS(buffer) -= start;
+  GST_BUFFER_OFFSET(buffer) = GST_BUFFER_OFFSET_NONE;
+  GST_BUFFER_OFFSET_END(buffer) = GST_BUFFER_OFFSET_NONE;
+  GST_PAD_PROBE_INFO_DATA(info) = buffer;
+  return GST_PAD_PROBE_OK;
+}
+
+std::string output_description(const ClipOptions &options, bool video, bool audio,
+                               unsigned video_kbps) {
+  std::string d;
+  if (video) {
+    d += "appsrc name=v format=time max-bytes=33554432 block=true ! ";
+    if (options.accurate) {
+      d += "decodebin ! identity name=vcut ! videoconvert ! x264enc speed-preset=veryfast "
+           "bitrate=" +
+           std::to_string(video_kbps) + " key-int-max=60 ! h264parse ! ";
+    } else {
+      d += "queue ! ";
+    }
+    d += "mux.video_0 ";
+  }
+  if (audio) {
+    d += "appsrc name=a format=time max-bytes=33554432 block=true ! ";
+    if (options.accurate) {
+      d +=
+          "decodebin ! identity name=acut ! audioconvert ! audioresample ! avenc_aac ! aacparse ! ";
+    } else {
+      d += "queue ! ";
+    }
+    d += "mux.audio_0 ";
+  }
+  d += "mp4mux name=mux ! filesink name=out";
+  return d;
+}
+
+// Waits for EOS or an error on `bus`, reporting progress meanwhile.
+bool wait_for(GstBus *bus, ClipState &state, const std::function<bool()> &stop_early,
+              std::string *error) {
+  for (;;) {
+    MiniPtr<GstMessage> message(gst_bus_timed_pop_filtered(
+        bus, kPollInterval, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR)));
+    if (state.options->progress && state.end > state.start) {
+      uint64_t pos = std::clamp<uint64_t>(state.position.load(), state.start, state.end);
+      state.options->progress(static_cast<double>(pos - state.start) /
+                              static_cast<double>(state.end - state.start));
+    }
+    if (!message) {
+      if (stop_early && stop_early()) {
+        return true;
+      }
+      continue;
+    }
+    if (GST_MESSAGE_TYPE(message.get()) == GST_MESSAGE_ERROR) {
+      *error = message_text(message.get());
+      return false;
+    }
+    return true;
+  }
+}
+
+}  // namespace
+
+bool clip_recording(const Recording &recording, const ClipOptions &options, ClipResult *result,
+                    std::string *error) {
+  const auto &segments = recording.manifest.segments;
+  uint64_t total = recording.manifest.duration_ns();
+  if (segments.empty() || total == 0) {
+    *error = "the recording has no media";
+    return false;
+  }
+  ClipState state;
+  state.options = &options;
+  state.start = options.start_ns;
+  state.end = std::min(options.end_ns, total);
+  if (state.start >= state.end) {
+    *error = "empty range: start " + std::to_string(state.start / 1e9) + " s is not before end " +
+             std::to_string(state.end / 1e9) + " s (the recording lasts " +
+             std::to_string(total / 1e9) + " s)";
+    return false;
+  }
+  std::vector<const record::SegmentEntry *> used;
+  for (const auto &s : segments) {
+    if (s.start_ns + s.duration_ns > state.start && s.start_ns < state.end) {
+      used.push_back(&s);
+    }
+  }
+  if (used.empty()) {
+    *error = "no segment covers the range";
+    return false;
+  }
+  if (!probe_streams(recording.segment_path(*used.front()), recording.manifest.format, &state,
+                     error)) {
+    return false;
+  }
+  state.has_video = state.video_caps != nullptr;
+  state.has_audio = state.audio_caps != nullptr;
+  if (options.accurate && !state.has_video && !state.has_audio) {
+    *error = "nothing to clip";
+    return false;
+  }
+
+  uint64_t bytes = 0;
+  uint64_t duration = 0;
+  for (const auto *s : used) {
+    bytes += s->size;
+    duration += s->duration_ns;
+  }
+  unsigned kbps = duration ? static_cast<unsigned>(bytes * 8 * 1000000ull / duration) : 2000;
+  kbps = std::clamp(kbps, 300u, 20000u);
+
+  GError *gerror = nullptr;
+  GstElement *parsed = gst_parse_launch(
+      output_description(options, state.has_video, state.has_audio, kbps).c_str(), &gerror);
+  if (!parsed || gerror) {
+    *error = std::string("cannot build the clip pipeline: ") +
+             (gerror ? gerror->message : "unknown error");
+    g_clear_error(&gerror);
+    if (parsed) {
+      gst_object_unref(parsed);
+    }
+    return false;
+  }
+  GstPtr<GstElement> output = sink(parsed);
+  GstPtr<GstElement> out_sink(gst_bin_get_by_name(GST_BIN(output.get()), "out"));
+  g_object_set(out_sink.get(), "location", options.output.c_str(), nullptr);
+  GstPtr<GstElement> video_src(gst_bin_get_by_name(GST_BIN(output.get()), "v"));
+  GstPtr<GstElement> audio_src(gst_bin_get_by_name(GST_BIN(output.get()), "a"));
+  if (video_src) {
+    gst_app_src_set_caps(GST_APP_SRC(video_src.get()), state.video_caps);
+  }
+  if (audio_src) {
+    gst_app_src_set_caps(GST_APP_SRC(audio_src.get()), state.audio_caps);
+  }
+  state.video_src = video_src.get();
+  state.audio_src = audio_src.get();
+
+  AccurateCut vcut;
+  AccurateCut acut;
+  if (options.accurate) {
+    for (auto [name, cut, probe] : {std::tuple{"vcut", &vcut, &on_decoded_video},
+                                    std::tuple{"acut", &acut, &on_decoded_audio}}) {
+      GstPtr<GstElement> identity(gst_bin_get_by_name(GST_BIN(output.get()), name));
+      if (!identity) {
+        continue;
+      }
+      GstPtr<GstPad> pad(gst_element_get_static_pad(identity.get(), "sink"));
+      cut->state = &state;
+      gst_pad_add_probe(pad.get(), GST_PAD_PROBE_TYPE_BUFFER, probe, cut, nullptr);
+    }
+  }
+  GstPtr<GstBus> output_bus(gst_element_get_bus(output.get()));
+  if (gst_element_set_state(output.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    std::string why = "cannot start the clip pipeline";
+    MiniPtr<GstMessage> message(gst_bus_pop_filtered(output_bus.get(), GST_MESSAGE_ERROR));
+    if (message) {
+      why = message_text(message.get());
+    }
+    gst_element_set_state(output.get(), GST_STATE_NULL);
+    *error = why;
+    return false;
+  }
+
+  bool ok = true;
+  for (const auto *s : used) {
+    {
+      std::lock_guard<std::mutex> guard(state.lock);
+      // Pending buffers were converted to recording time already.
+      state.segment_start = s->start_ns;
+    }
+    ReaderContext context{&state, nullptr};
+    GstPtr<GstElement> reader =
+        make_reader(recording.segment_path(*s), recording.manifest.format, &context);
+    if (!reader) {
+      *error = "cannot build a reader (qtdemux/matroskademux missing)";
+      ok = false;
+      break;
+    }
+    GstPtr<GstBus> bus(gst_element_get_bus(reader.get()));
+    gst_element_set_state(reader.get(), GST_STATE_PLAYING);
+    auto done = [&]() {
+      std::lock_guard<std::mutex> guard(state.lock);
+      return (!state.has_video || state.video_done) && (!state.has_audio || state.audio_done);
+    };
+    // The output may fail meanwhile (disk full...): check it too.
+    ok = wait_for(bus.get(), state, done, error);
+    gst_element_set_state(reader.get(), GST_STATE_NULL);
+    if (ok) {
+      MiniPtr<GstMessage> failure(gst_bus_pop_filtered(output_bus.get(), GST_MESSAGE_ERROR));
+      if (failure) {
+        *error = message_text(failure.get());
+        ok = false;
+      }
+    }
+    {
+      std::lock_guard<std::mutex> guard(state.lock);
+      if (!state.error.empty()) {
+        *error = state.error;
+        ok = false;
+      }
+    }
+    if (!ok || done()) {
+      break;
+    }
+  }
+  if (ok) {
+    {
+      std::lock_guard<std::mutex> guard(state.lock);
+      if (!state.have_origin && !state.pending_video.empty()) {
+        set_origin(state, GST_BUFFER_PTS(state.pending_video.front()));
+        flush_pending(state);
+      }
+    }
+    if (!state.have_origin) {
+      *error = "no media inside the range";
+      ok = false;
+    }
+  }
+  if (ok) {
+    if (video_src) {
+      gst_app_src_end_of_stream(GST_APP_SRC(video_src.get()));
+    }
+    if (audio_src) {
+      gst_app_src_end_of_stream(GST_APP_SRC(audio_src.get()));
+    }
+    ok = wait_for(output_bus.get(), state, nullptr, error);
+  } else {
+    // Unblock appsrc pushes and stop.
+    if (video_src) {
+      gst_app_src_end_of_stream(GST_APP_SRC(video_src.get()));
+    }
+    if (audio_src) {
+      gst_app_src_end_of_stream(GST_APP_SRC(audio_src.get()));
+    }
+  }
+  gst_element_set_state(output.get(), GST_STATE_NULL);
+  if (!ok) {
+    return false;
+  }
+  if (options.progress) {
+    options.progress(1.0);
+  }
+  result->start_ns = options.accurate ? state.start : state.origin;
+  uint64_t media_end = options.accurate ? state.end - state.origin : state.last_end;
+  uint64_t clip_start = options.accurate ? state.start - state.origin : 0;
+  result->duration_ns = media_end > clip_start ? media_end - clip_start : 0;
+  result->video_frames = state.video_frames;
+  result->audio_packets = state.audio_packets;
+  return true;
+}
+
+}  // namespace livepipe::replay

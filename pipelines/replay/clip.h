@@ -1,0 +1,34 @@
+// Clips a time range of a recording into one MP4.
+#pragma once
+
+#include "recording.h"
+
+#include <cstdint>
+#include <string>
+
+namespace livepipe::replay {
+
+struct ClipOptions {
+  uint64_t start_ns = 0;
+  uint64_t end_ns = UINT64_MAX;  // clamped to the end of the recording
+  // false: no re-encoding; the clip starts on the last keyframe at or before
+  // start_ns (so it may begin up to one keyframe interval early).
+  // true: the clip starts and ends exactly at the requested times; video is
+  // decoded and re-encoded with x264 at the recording's bitrate and audio
+  // re-encoded to AAC, both for the whole clip.
+  bool accurate = false;
+  std::string output;  // the MP4 file to write
+  Progress progress;
+};
+
+struct ClipResult {
+  uint64_t start_ns = 0;  // where the clip really starts in the recording
+  uint64_t duration_ns = 0;
+  uint64_t video_frames = 0;
+  uint64_t audio_packets = 0;
+};
+
+bool clip_recording(const Recording &recording, const ClipOptions &options, ClipResult *result,
+                    std::string *error);
+
+}  // namespace livepipe::replay

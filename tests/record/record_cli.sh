@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Crash safety and replay through the CLI, the way users run them:
+# `livepipe record` killed with SIGKILL at seeded random moments leaves only
+# playable segments whose duration matches the wall time within 1 s; clips
+# (keyframe and accurate) and HLS are checked with ffprobe; path escapes are
+# refused with a clear message.
+set -euo pipefail
+livepipe=$1
+seed=${RECORD_TEST_SEED:-20261124}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+RANDOM=$seed
+echo "seed $seed"
+
+frames() {  # video frames ffprobe decodes in $1 (fails if it cannot open it)
+  ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
+    -of csv=p=0 "$1" | grep -m1 .
+}
+duration() {
+  ffprobe -v error -show_entries format=duration -of csv=p=0 "$1"
+}
+
+for run in 1 2 3; do
+  # Kill between 2.0 and 5.9 s after recording started.
+  wait_ms=$((2000 + RANDOM % 4000))
+  root=$tmp/kill$run
+  "$livepipe" record --root "$root" --stream cam --segment-duration 2 test >"$tmp/log$run" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do grep -q '"started"' "$tmp/log$run" && break; sleep 0.05; done
+  grep -q '"started"' "$tmp/log$run" || { cat "$tmp/log$run"; exit 1; }
+  start=$(date +%s%N)
+  sleep "$(awk "BEGIN{print $wait_ms/1000}")"
+  kill -9 $pid
+  end=$(date +%s%N)
+  wait $pid 2>/dev/null || true
+  wall=$(awk "BEGIN{print ($end-$start)/1e9}")
+  total=0
+  for f in "$root"/cam/seg-*.mp4; do
+    n=$(frames "$f") || { echo "run $run: ffprobe cannot open $f"; exit 1; }
+    [[ $n -gt 0 ]] || { echo "run $run: $f has no frames"; exit 1; }
+    ffmpeg -v error -xerror -i "$f" -f null - || { echo "run $run: $f does not decode cleanly"; exit 1; }
+    total=$(awk "BEGIN{print $total + $(duration "$f")}")
+  done
+  echo "run $run: killed after ${wall}s, recorded ${total}s"
+  awk "BEGIN{d=$wall-$total; if (d<0) d=-d; exit !(d <= 1.0)}" ||
+    { echo "run $run: recorded ${total}s for ${wall}s of wall time"; exit 1; }
+  # The manifest left by the crash is valid and lists the segments.
+  python3 -c "import json,sys; m=json.load(open('$root/cam/manifest.json')); assert m['state']=='recording' and m['segments'], m"
+done
+
+# A recording that finishes: clip and HLS.
+root=$tmp/full
+"$livepipe" record --root "$root" --stream cam --segment-duration 2 --duration 7 test >"$tmp/full.log"
+python3 -c "import json; m=json.load(open('$root/cam/manifest.json')); assert m['state']=='finished' and len(m['segments'])>=3 and all(s['complete'] for s in m['segments']), m"
+"$livepipe" replay clip "$root/cam" --start 2.3 --end 5.1 -o "$tmp/key.mp4" >"$tmp/clip.log"
+# The test source has a keyframe every 0.5 s: the copy clip starts at 2.0 s.
+grep -q '"start":2\.0\b\|"start":2,' "$tmp/clip.log" || grep -q '"start":2.0' "$tmp/clip.log" || { cat "$tmp/clip.log"; exit 1; }
+n=$(frames "$tmp/key.mp4"); [[ $n -ge 91 && $n -le 95 ]] || { echo "keyframe clip: $n frames, want 93 (2.0..5.1 s)"; exit 1; }
+"$livepipe" replay clip "$root/cam" --start 2.3 --end 5.1 --accurate -o "$tmp/acc.mp4" >"$tmp/acc.log"
+n=$(frames "$tmp/acc.mp4"); [[ $n -ge 83 && $n -le 85 ]] || { echo "accurate clip: $n frames, want 84 (2.3..5.1 s)"; exit 1; }
+"$livepipe" replay hls "$root/cam" -o "$tmp/hls" >"$tmp/hls.log"
+head -1 "$tmp/hls/index.m3u8" | grep -q '#EXTM3U'
+grep -q '#EXT-X-ENDLIST' "$tmp/hls/index.m3u8"
+want=0
+for f in "$root"/cam/seg-*.mp4; do want=$((want + $(frames "$f"))); done
+got=$(frames "$tmp/hls/index.m3u8")
+[[ $got == "$want" ]] || { echo "HLS: ffprobe counts $got frames, the recording has $want"; exit 1; }
+set +e
+"$livepipe" replay clip "$root/cam" --start 50 --end 60 -o "$tmp/none.mp4" 2>"$tmp/err"; code=$?
+set -e
+[[ $code == 1 ]] && grep -q "empty range" "$tmp/err" || { echo "out-of-range clip: exit $code"; cat "$tmp/err"; exit 1; }
+
+# Path escapes are refused with a clear message and nothing is written outside.
+check_refused() {  # expected-text args...
+  local want=$1; shift
+  set +e
+  "$livepipe" record --root "$tmp/safe" --duration 1 "$@" test >"$tmp/out" 2>&1; local code=$?
+  set -e
+  [[ $code == 2 ]] || { echo "escape $*: exit $code, want 2"; cat "$tmp/out"; exit 1; }
+  grep -q -- "$want" "$tmp/out" || { echo "escape $*: no '$want' in:"; cat "$tmp/out"; exit 1; }
+}
+check_refused "escape the root" --location '../outside/seg-%05d.mp4'
+check_refused "is absolute" --location "$tmp/abs/seg-%05d.mp4"
+check_refused "stream name" --stream '../../etc'
+check_refused "stream name" --stream 'a/b'
+check_refused "segment number directive" --location 'seg-%s.mp4'
+mkdir -p "$tmp/safe" "$tmp/elsewhere"
+ln -s "$tmp/elsewhere" "$tmp/safe/link"
+check_refused "symbolic link" --location 'link/seg-%05d.mp4'
+[[ -z $(ls -A "$tmp/elsewhere") ]] || { echo "a file was written through the symlink"; exit 1; }
+[[ ! -e $tmp/outside && ! -e $tmp/abs ]] || { echo "a file was written outside the root"; exit 1; }
+echo "record cli ok"

@@ -1,0 +1,296 @@
+// lprecordbin and its building blocks: safe paths, the fragment gate, the
+// manifest, the element's pads and properties, and a forced timestamp
+// discontinuity that must start a new segment.
+#define BOOST_TEST_MODULE record
+#include <boost/test/unit_test.hpp>
+
+#include "gst_fixture.h"
+#include "manifest.h"
+#include "mp4boxes.h"
+#include "recording.h"
+#include "safepath.h"
+
+#include <gst/gst.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+BOOST_GLOBAL_FIXTURE(GstGlobalFixture);
+
+namespace fs = std::filesystem;
+using namespace livepipe::record;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/lprecord-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+std::string error_of(std::string_view tmpl, std::string_view stream = "cam") {
+  std::string error;
+  auto out = expand_template(tmpl, stream, 1, &error);
+  return out ? std::string() : error;
+}
+
+int ffprobe_frames(const fs::path &file) {
+  std::string command =
+      "ffprobe -v error -count_frames -select_streams v:0 -show_entries "
+      "stream=nb_read_frames -of csv=p=0 '" +
+      file.string() + "'";
+  FILE *pipe = popen(command.c_str(), "r");
+  if (!pipe) {
+    return -1;
+  }
+  int frames = -1;
+  if (std::fscanf(pipe, "%d", &frames) != 1) {
+    frames = -1;
+  }
+  return pclose(pipe) == 0 ? frames : -1;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(templates_expand_and_refuse_escapes) {
+  std::string error;
+  BOOST_TEST(*expand_template("rec/{stream}/seg-%05d.mp4", "cam-1", 42, &error) ==
+             "rec/cam-1/seg-00042.mp4");
+  BOOST_TEST(*expand_template("seg-%d-100%%.mkv", "", 7, &error) == "seg-7-100%.mkv");
+  BOOST_TEST(error_of("../seg-%05d.mp4").find("escape the root") != std::string::npos);
+  BOOST_TEST(error_of("a/../../seg-%05d.mp4").find("escape the root") != std::string::npos);
+  BOOST_TEST(error_of("/etc/seg-%05d.mp4").find("absolute") != std::string::npos);
+  BOOST_TEST(error_of("{stream}/seg-%05d.mp4", "..").find("stream name") != std::string::npos);
+  BOOST_TEST(error_of("{stream}/seg-%05d.mp4", "a/b").find("stream name") != std::string::npos);
+  BOOST_TEST(error_of("{stream}/seg-%05d.mp4", std::string("a\0b", 3)).find("stream name") !=
+             std::string::npos);
+  BOOST_TEST(error_of(std::string("seg\0-%05d.mp4", 14)).find("NUL") != std::string::npos);
+  BOOST_TEST(error_of("seg-%s.mp4").find("directive") != std::string::npos);
+  BOOST_TEST(error_of("seg.mp4").find("exactly one") != std::string::npos);
+  BOOST_TEST(error_of("seg-%d-%d.mp4").find("exactly one") != std::string::npos);
+  BOOST_TEST(error_of("a//seg-%d.mp4").find("empty component") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(root_refuses_symlinks_and_writes_atomically) {
+  TempDir dir;
+  TempDir outside;
+  fs::create_directories(dir.path / "root");
+  fs::create_directory_symlink(outside.path, dir.path / "root" / "link");
+  Root root;
+  std::string error;
+  BOOST_REQUIRE(root.open((dir.path / "root").string(), false, &error));
+  BOOST_TEST(root.create_file("link/seg-0.mp4", &error) == -1);
+  BOOST_TEST(error.find("symbolic link") != std::string::npos);
+  fs::create_symlink(outside.path / "target", dir.path / "root" / "file.mp4");
+  BOOST_TEST(root.create_file("file.mp4", &error) == -1);
+  BOOST_TEST(fs::is_empty(outside.path));
+  BOOST_REQUIRE(root.write_atomic("a/b/manifest.json", "{}", &error));
+  BOOST_TEST(root.file_size("a/b/manifest.json").value_or(0) == 2u);
+  BOOST_TEST(!fs::exists(dir.path / "root" / "a" / "b" / ".manifest.json.tmp"));
+  BOOST_TEST(relative_to("a", "a/b/seg.mp4") == "b/seg.mp4");
+  BOOST_TEST(relative_to("", "seg.mp4") == "seg.mp4");
+}
+
+BOOST_AUTO_TEST_CASE(fragment_gate_releases_only_whole_fragments) {
+  auto box = [](const char *type, size_t payload) {
+    std::vector<uint8_t> b(8 + payload, 0);
+    uint32_t size = static_cast<uint32_t>(b.size());
+    b[0] = uint8_t(size >> 24);
+    b[1] = uint8_t(size >> 16);
+    b[2] = uint8_t(size >> 8);
+    b[3] = uint8_t(size);
+    std::copy(type, type + 4, b.begin() + 4);
+    return b;
+  };
+  std::vector<uint8_t> stream;
+  FragmentGate gate;
+  auto append = [&](const std::vector<uint8_t> &b, size_t count) {
+    stream.insert(stream.end(), b.begin(), b.begin() + static_cast<long>(count));
+    gate.scan(stream.data(), stream.size());
+  };
+  auto ftyp = box("ftyp", 12), moov = box("moov", 100), moof = box("moof", 40),
+       mdat = box("mdat", 1000);
+  append(ftyp, ftyp.size());
+  BOOST_TEST(gate.writable() == 0u);  // a header alone is not a playable file
+  append(moov, 50);
+  BOOST_TEST(gate.writable() == 0u);
+  stream.resize(ftyp.size());
+  append(moov, moov.size());
+  BOOST_TEST(gate.writable() == ftyp.size() + moov.size());
+  append(moof, moof.size());
+  append(mdat, 999);  // torn
+  BOOST_TEST(gate.writable() == ftyp.size() + moov.size());
+  stream.pop_back();
+  stream.resize(stream.size() - 998);
+  append(mdat, mdat.size());
+  BOOST_TEST(gate.writable() == stream.size());
+  gate.consumed(stream.size());
+  BOOST_TEST(gate.writable() == 0u);
+  BOOST_TEST(!gate.invalid());
+}
+
+BOOST_AUTO_TEST_CASE(manifest_round_trip_and_validation) {
+  Manifest m;
+  m.stream = "cam";
+  m.segments.push_back({0, "seg-00000.mp4", 0, 2000000000, 1234, "t", false, true});
+  m.segments.push_back({1, "seg-00001.mp4", 2000000000, 500000000, 99, "t", true, false});
+  std::string error;
+  auto back = manifest_from_json(manifest_to_json(m), &error);
+  BOOST_REQUIRE(back);
+  BOOST_TEST(back->segments.size() == 2u);
+  BOOST_TEST(back->segments[1].discont);
+  BOOST_TEST(back->duration_ns() == 2500000000u);
+  BOOST_TEST(
+      !manifest_from_json("{\"version\":1,\"format\":\"mp4\",\"segments\":[{\"path\":"
+                          "\"../x.mp4\",\"start_ns\":0,\"duration_ns\":1}]}",
+                          &error));
+  BOOST_TEST(error.find("escape") != std::string::npos);
+  BOOST_TEST(!manifest_from_json("[1,2", &error));
+  BOOST_TEST(!manifest_from_json("{\"version\":2}", &error));
+}
+
+BOOST_AUTO_TEST_CASE(element_pads_and_properties) {
+  GstElement *bin = gst_element_factory_make("lprecordbin", nullptr);
+  BOOST_REQUIRE(bin);
+  gst_object_ref_sink(bin);
+  gchar *location = nullptr;
+  guint fragment = 0;
+  guint64 max_time = 0;
+  g_object_get(bin, "location", &location, "fragment-duration", &fragment, "max-size-time",
+               &max_time, nullptr);
+  BOOST_TEST(std::string(location) == "segment-%05d.mp4");
+  BOOST_TEST(fragment == 500u);
+  BOOST_TEST(max_time == 60 * GST_SECOND);
+  g_free(location);
+  gst_util_set_object_arg(G_OBJECT(bin), "format", "mkv");
+  GstPad *video = gst_element_request_pad_simple(bin, "video");
+  BOOST_REQUIRE(video);
+  BOOST_TEST(std::string(GST_PAD_NAME(video)) == "video");
+  BOOST_TEST(!gst_element_request_pad_simple(bin, "video"));  // one video stream
+  GstPad *audio = gst_element_request_pad_simple(bin, "audio_%u");
+  BOOST_REQUIRE(audio);
+  BOOST_TEST(g_str_has_prefix(GST_PAD_NAME(audio), "audio_"));
+  GstCaps *caps = gst_pad_query_caps(video, nullptr);
+  GstCaps *h264 = gst_caps_from_string("video/x-h264");
+  BOOST_TEST(gst_caps_can_intersect(caps, h264));
+  gst_caps_unref(h264);
+  gst_caps_unref(caps);
+  gst_element_release_request_pad(bin, audio);
+  gst_object_unref(audio);
+  gst_element_release_request_pad(bin, video);
+  gst_object_unref(video);
+  gst_object_unref(bin);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_location_is_an_error_on_the_bus) {
+  GError *error = nullptr;
+  GstElement *pipeline = gst_parse_launch(
+      "videotestsrc num-buffers=5 ! x264enc ! h264parse ! lprecordbin location=../x-%05d.mp4",
+      &error);
+  BOOST_REQUIRE(pipeline);
+  BOOST_TEST(gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE);
+  GstBus *bus = gst_element_get_bus(pipeline);
+  GstMessage *message = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+  BOOST_REQUIRE(message);
+  GError *gerror = nullptr;
+  gst_message_parse_error(message, &gerror, nullptr);
+  BOOST_TEST(std::string(gerror->message).find("escape the root") != std::string::npos);
+  g_error_free(gerror);
+  gst_message_unref(message);
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+}
+
+// Shifts every buffer after the 45th back by 20 s, as a restarted encoder
+// whose clock starts again would.
+static GstPadProbeReturn jump_back(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  auto *count = static_cast<int *>(data);
+  if (++*count > 45) {
+    GstBuffer *buffer = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
+    GST_BUFFER_PTS(buffer) += 100 * GST_SECOND - 20 * GST_SECOND;
+    if (GST_BUFFER_DTS_IS_VALID(buffer)) {
+      GST_BUFFER_DTS(buffer) += 100 * GST_SECOND - 20 * GST_SECOND;
+    }
+    GST_PAD_PROBE_INFO_DATA(info) = buffer;
+  } else {
+    GstBuffer *buffer = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
+    GST_BUFFER_PTS(buffer) += 100 * GST_SECOND;
+    if (GST_BUFFER_DTS_IS_VALID(buffer)) {
+      GST_BUFFER_DTS(buffer) += 100 * GST_SECOND;
+    }
+    GST_PAD_PROBE_INFO_DATA(info) = buffer;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+BOOST_AUTO_TEST_CASE(timestamp_jump_starts_a_new_segment) {
+  TempDir dir;
+  std::string description =
+      "videotestsrc num-buffers=90 ! video/x-raw,format=I420,width=160,height=120,framerate=30/1 "
+      "! x264enc key-int-max=15 tune=zerolatency ! h264parse name=parse ! lprecordbin name=rec "
+      "root=" +
+      dir.path.string() + " location=seg-%05d.mp4 max-size-time=0";
+  GError *error = nullptr;
+  GstElement *pipeline = gst_parse_launch(description.c_str(), &error);
+  BOOST_REQUIRE(pipeline);
+  GstElement *parse = gst_bin_get_by_name(GST_BIN(pipeline), "parse");
+  GstPad *src = gst_element_get_static_pad(parse, "src");
+  int count = 0;
+  gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, jump_back, &count, nullptr);
+  gst_object_unref(src);
+  gst_object_unref(parse);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus(pipeline);
+  std::vector<std::string> finished;
+  bool eos = false;
+  while (!eos) {
+    GstMessage *message = gst_bus_timed_pop_filtered(
+        bus, 30 * GST_SECOND,
+        static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT));
+    BOOST_REQUIRE(message);
+    BOOST_REQUIRE(GST_MESSAGE_TYPE(message) != GST_MESSAGE_ERROR);
+    if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS) {
+      eos = true;
+    } else if (gst_message_has_name(message, "livepipe-recording-segment")) {
+      const GstStructure *s = gst_message_get_structure(message);
+      finished.push_back(gst_structure_get_string(s, "path"));
+      guint64 duration = 0, size = 0;
+      gst_structure_get_uint64(s, "duration", &duration);
+      gst_structure_get_uint64(s, "size", &size);
+      BOOST_TEST(duration > 0u);
+      BOOST_TEST(size > 0u);
+    }
+    gst_message_unref(message);
+  }
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+
+  BOOST_REQUIRE(finished.size() == 2u);  // no size or time limit: only the jump splits
+  std::string why;
+  auto recording = livepipe::replay::load_recording(dir.path.string(), &why);
+  BOOST_REQUIRE(recording);
+  const auto &segments = recording->manifest.segments;
+  BOOST_REQUIRE(segments.size() == 2u);
+  BOOST_TEST(!segments[0].discont);
+  BOOST_TEST(segments[1].discont);
+  BOOST_TEST(segments[1].start_ns == segments[0].start_ns + segments[0].duration_ns);
+  BOOST_TEST(recording->manifest.state == "finished");
+  int total = 0;
+  for (const auto &s : segments) {
+    int frames = ffprobe_frames(recording->segment_path(s));
+    BOOST_TEST(frames > 0);
+    total += frames;
+  }
+  BOOST_TEST(total == 90);
+}
