@@ -1,10 +1,14 @@
 #include "beauty/gstlpbeauty.h"
+#include "moderation/gstlpmoderator.h"
+#include "moderation/gstlpmoderatoraudio.h"
 
 #include <gst/gst.h>
 
 static gboolean plugin_init(GstPlugin *plugin) {
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER(lpbeauty, plugin);
+  ok |= GST_ELEMENT_REGISTER(lpmoderator, plugin);
+  ok |= GST_ELEMENT_REGISTER(lpmoderatoraudio, plugin);
   return ok;
 }
 
