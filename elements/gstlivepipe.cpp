@@ -1,5 +1,7 @@
 #include "beauty/gstlpbeauty.h"
 #include "record/gstlprecordbin.h"
+#include "moderation/gstlpmoderator.h"
+#include "moderation/gstlpmoderatoraudio.h"
 
 #include <gst/gst.h>
 
@@ -7,6 +9,8 @@ static gboolean plugin_init(GstPlugin *plugin) {
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER(lpbeauty, plugin);
   ok |= GST_ELEMENT_REGISTER(lprecordbin, plugin);
+  ok |= GST_ELEMENT_REGISTER(lpmoderator, plugin);
+  ok |= GST_ELEMENT_REGISTER(lpmoderatoraudio, plugin);
   return ok;
 }
 

@@ -11,5 +11,5 @@ test -f "$out/libgstlivepipe.so"
 inspect=$(GST_PLUGIN_PATH="$out" GST_REGISTRY_1_0="$out/registry.bin" gst-inspect-1.0 lpbeauty)
 grep -q "$out/libgstlivepipe.so" <<<"$inspect" || { echo "lpbeauty not loaded from the meson build"; exit 1; }
 GST_PLUGIN_PATH="$out" GST_REGISTRY_1_0="$out/registry.bin" \
-  gst-launch-1.0 -q videotestsrc num-buffers=10 ! lpbeauty ! fakesink
+  gst-launch-1.0 -q videotestsrc num-buffers=10 ! lpbeauty ! lpmoderator ! fakesink
 echo "meson build ok"
