@@ -14,7 +14,7 @@ echo "seed $seed"
 
 frames() {  # video frames ffprobe decodes in $1 (fails if it cannot open it)
   ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
-    -of csv=p=0 "$1" | grep -m1 .
+    -of csv=p=0 "$1" | awk 'NF && !done {print; done=1}'
 }
 duration() {
   ffprobe -v error -show_entries format=duration -of csv=p=0 "$1"
