@@ -112,6 +112,11 @@ static size_t writable_now(SegmentSinkState *s) {
   if (s->gate.invalid()) {
     return s->pending.size();
   }
+  // mp4mux opens a file with a tiny fragment that may hold a single audio
+  // frame; a file is only created once a second fragment brings every track.
+  if (s->fd < 0 && s->gate.fragments() < 2) {
+    return 0;
+  }
   return s->gate.writable();
 }
 

@@ -290,6 +290,9 @@ void FragmentGate::scan(const uint8_t *data, size_t size) {
       return;
     }
     cursor_ += static_cast<size_t>(header.size);
+    if (header.type == fourcc("mdat")) {
+      ++fragments_;
+    }
     if (header.type == fourcc("moov") || header.type == fourcc("mdat") ||
         header.type == fourcc("mfra")) {
       writable_ = cursor_;

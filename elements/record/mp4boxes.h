@@ -43,8 +43,11 @@ class FragmentGate {
   void consumed(size_t count);
   // The stream is not a box sequence; the caller writes everything through.
   bool invalid() const { return invalid_; }
+  // Complete mdat boxes seen so far.
+  size_t fragments() const { return fragments_; }
 
  private:
+  size_t fragments_ = 0;
   size_t cursor_ = 0;
   size_t writable_ = 0;
   bool invalid_ = false;
