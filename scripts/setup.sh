@@ -15,7 +15,7 @@ packages=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-nice
   # service libraries
-  libsoup-3.0-dev libjson-glib-dev libsqlite3-dev
+  libsoup-3.0-dev libjson-glib-dev libsqlite3-dev glib-networking
   # tests
   libboost-test-dev ffmpeg graphviz valgrind iproute2 procps psmisc
   nginx-light libnginx-mod-rtmp coturn chromium

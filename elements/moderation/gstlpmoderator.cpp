@@ -850,7 +850,8 @@ static gboolean gst_lp_moderator_submit_verdict(GstLpModerator *self, guint64 se
   }
   {
     std::lock_guard lock(state->mutex);
-    if (!state->awaiting.count(sequence)) {
+    // Claimed here, so a second answer to the same snapshot is refused.
+    if (state->awaiting.erase(sequence) == 0) {
       GST_DEBUG_OBJECT(self, "submit-verdict: snapshot %" G_GUINT64_FORMAT " is not awaited",
                        sequence);
       return FALSE;
