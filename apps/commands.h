@@ -8,5 +8,7 @@ inline constexpr int kExitRuntime = 1;
 inline constexpr int kExitInvalid = 2;
 
 int cmd_launch(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 
 }  // namespace livepipe::apps

@@ -16,7 +16,10 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"launch", livepipe::apps::cmd_launch, "run a pipeline in gst-launch-1.0 syntax"},
+    {"launch", livepipe::apps::cmd_launch,
+     "run a pipeline in gst-launch-1.0 syntax, or a description (-f FILE.json|PRESET)"},
+    {"validate", livepipe::apps::cmd_validate, "check description files, print every problem"},
+    {"inspect", livepipe::apps::cmd_inspect, "list livepipe's elements, presets and their params"},
 };
 
 void print_usage(FILE *out) {
