@@ -8,6 +8,8 @@ inline constexpr int kExitRuntime = 1;
 inline constexpr int kExitInvalid = 2;
 
 int cmd_launch(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_record(int argc, char **argv);

@@ -16,7 +16,10 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"launch", livepipe::apps::cmd_launch, "run a pipeline in gst-launch-1.0 syntax"},
+    {"launch", livepipe::apps::cmd_launch,
+     "run a pipeline in gst-launch-1.0 syntax, or a description (-f FILE.json|PRESET)"},
+    {"validate", livepipe::apps::cmd_validate, "check description files, print every problem"},
+    {"inspect", livepipe::apps::cmd_inspect, "list livepipe's elements, presets and their params"},
     {"serve", livepipe::apps::cmd_serve, "run the signaling service and its web page"},
     {"token", livepipe::apps::cmd_token, "mint an access token for the service"},
     {"record", livepipe::apps::cmd_record, "record a source into crash-safe segments"},
