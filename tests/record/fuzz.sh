@@ -29,7 +29,7 @@ case $1 in
     cp "$seeds"/* "$corpus"/
     # New inputs go to a scratch copy; the seeds in the tree stay as they are.
     "$binary" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len=16384 \
-      -print_final_stats=1 "$corpus" 2>&1 | tail -n 12
+      -print_final_stats=1 -artifact_prefix="$build/" "$corpus" 2>&1 | tail -n 12
     ;;
   *)
     echo "usage: fuzz.sh build SOURCE_DIR BUILD_DIR | run BUILD_DIR TARGET SEED_DIR SECONDS" >&2
