@@ -53,6 +53,10 @@ constexpr guint DEFAULT_PROP_FRAGMENT_DURATION = 500;
 constexpr guint MAX_FRAGMENT_DURATION = 1000;
 constexpr guint64 DEFAULT_PROP_DISCONT_THRESHOLD = GST_SECOND;
 constexpr guint64 kMaxIndexProbe = 1000000;
+// The segment handed to the muxer starts here, so decode times up to this far
+// before a stream's first presentation time (B-frame reordering, an MP4 edit
+// list) remain representable as negative running times.
+constexpr GstClockTimeDiff kDecodeLead = GST_SECOND;
 
 enum {
   PROP_0,
@@ -79,8 +83,8 @@ struct PadContext {
   bool sent_stream_start = false;
   bool started = false;
   GstClockTimeDiff offset = 0;
-  GstClockTime last_time = GST_CLOCK_TIME_NONE;  // output running time
-  GstClockTime last_end = GST_CLOCK_TIME_NONE;
+  GstClockTimeDiff last_time = 0;  // output running time (signed: decode times may precede 0)
+  GstClockTimeDiff last_end = 0;
   bool waiting_keyframe = false;
   bool split_on_keyframe = false;
 };
@@ -278,9 +282,24 @@ static GstPadProbeReturn handle_buffer(GstLpRecordBin *self, PadContext *ctx,
   if (!GST_CLOCK_TIME_IS_VALID(ts)) {
     return GST_PAD_PROBE_DROP;  // a muxer cannot place it
   }
-  GstClockTime running = gst_segment_to_running_time(&ctx->segment, GST_FORMAT_TIME, ts);
-  if (!GST_CLOCK_TIME_IS_VALID(running)) {
+  GstClockTime shown = GST_CLOCK_TIME_IS_VALID(pts) ? pts : ts;
+  if (!GST_CLOCK_TIME_IS_VALID(
+          gst_segment_to_running_time(&ctx->segment, GST_FORMAT_TIME, shown))) {
     return GST_PAD_PROBE_DROP;  // outside the segment
+  }
+  // A frame shown inside the segment may be decoded before its start.
+  auto signed_running = [&](GstClockTime t, GstClockTimeDiff *out) {
+    guint64 r = 0;
+    int sign = gst_segment_to_running_time_full(&ctx->segment, GST_FORMAT_TIME, t, &r);
+    if (sign == 0) {
+      return false;
+    }
+    *out = sign > 0 ? static_cast<GstClockTimeDiff>(r) : -static_cast<GstClockTimeDiff>(r);
+    return true;
+  };
+  GstClockTimeDiff running = 0;
+  if (!signed_running(ts, &running) || running < -kDecodeLead) {
+    return GST_PAD_PROBE_DROP;
   }
   bool keyframe = !GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
   if (ctx->video && !ctx->started && !keyframe) {
@@ -291,16 +310,16 @@ static GstPadProbeReturn handle_buffer(GstLpRecordBin *self, PadContext *ctx,
     std::lock_guard<std::mutex> guard(self->state->lock);
     threshold = self->state->active.discont_threshold;
   }
-  GstClockTimeDiff out = static_cast<GstClockTimeDiff>(running) + ctx->offset;
+  GstClockTimeDiff out = running + ctx->offset;
   if (ctx->started) {
-    bool backwards = out < static_cast<GstClockTimeDiff>(ctx->last_time);
-    bool gap = out > static_cast<GstClockTimeDiff>(ctx->last_end + threshold);
+    bool backwards = out < ctx->last_time;
+    bool gap = out > ctx->last_end + static_cast<GstClockTimeDiff>(threshold);
     if (backwards || gap) {
-      GST_INFO_OBJECT(self, "%s: timestamps jump from %" GST_TIME_FORMAT " to %" GST_TIME_FORMAT,
-                      GST_PAD_NAME(ctx->ghost), GST_TIME_ARGS(ctx->last_time),
-                      GST_TIME_ARGS(static_cast<GstClockTime>(std::max<GstClockTimeDiff>(0, out))));
-      ctx->offset += static_cast<GstClockTimeDiff>(ctx->last_end) - out;
-      out = static_cast<GstClockTimeDiff>(ctx->last_end);
+      GST_INFO_OBJECT(self, "%s: timestamps jump from %" GST_STIME_FORMAT " to %" GST_STIME_FORMAT,
+                      GST_PAD_NAME(ctx->ghost), GST_STIME_ARGS(ctx->last_time),
+                      GST_STIME_ARGS(out));
+      ctx->offset += ctx->last_end - out;
+      out = ctx->last_end;
       if (ctx->video) {
         ctx->split_on_keyframe = true;
         ctx->waiting_keyframe = !keyframe;
@@ -315,29 +334,27 @@ static GstPadProbeReturn handle_buffer(GstLpRecordBin *self, PadContext *ctx,
   }
   if (ctx->video && ctx->split_on_keyframe && keyframe) {
     ctx->split_on_keyframe = false;
-    push_discont_split(self, static_cast<GstClockTime>(out));
+    push_discont_split(self, static_cast<GstClockTime>(std::max<GstClockTimeDiff>(0, out)));
   }
   ctx->started = true;
 
-  GstClockTimeDiff shift = out - static_cast<GstClockTimeDiff>(running);
+  GstClockTimeDiff shift = out - running;
   buffer = gst_buffer_make_writable(buffer);
   auto remap = [&](GstClockTime t) -> GstClockTime {
-    if (!GST_CLOCK_TIME_IS_VALID(t)) {
-      return t;
-    }
-    GstClockTime r = gst_segment_to_running_time(&ctx->segment, GST_FORMAT_TIME, t);
-    if (!GST_CLOCK_TIME_IS_VALID(r)) {
+    GstClockTimeDiff r = 0;
+    if (!GST_CLOCK_TIME_IS_VALID(t) || !signed_running(t, &r)) {
       return GST_CLOCK_TIME_NONE;
     }
-    GstClockTimeDiff v = static_cast<GstClockTimeDiff>(r) + shift;
+    GstClockTimeDiff v = r + shift + kDecodeLead;
     return v < 0 ? 0 : static_cast<GstClockTime>(v);
   };
   GST_BUFFER_PTS(buffer) = remap(pts);
   GST_BUFFER_DTS(buffer) = remap(dts);
   GST_PAD_PROBE_INFO_DATA(info) = buffer;
-  ctx->last_time = static_cast<GstClockTime>(out);
+  ctx->last_time = out;
   GstClockTime duration = GST_BUFFER_DURATION(buffer);
-  ctx->last_end = ctx->last_time + (GST_CLOCK_TIME_IS_VALID(duration) ? duration : 0);
+  ctx->last_end =
+      out + (GST_CLOCK_TIME_IS_VALID(duration) ? static_cast<GstClockTimeDiff>(duration) : 0);
   return GST_PAD_PROBE_OK;
 }
 
@@ -358,6 +375,7 @@ static GstPadProbeReturn handle_event(PadContext *ctx, GstPadProbeInfo *info) {
       ctx->sent_segment = true;
       GstSegment out;
       gst_segment_init(&out, GST_FORMAT_TIME);
+      out.start = out.position = static_cast<guint64>(kDecodeLead);
       GstEvent *replacement = gst_event_new_segment(&out);
       gst_event_set_seqnum(replacement, gst_event_get_seqnum(event));
       gst_event_unref(event);
@@ -589,7 +607,7 @@ static bool prepare_recording(GstLpRecordBin *self) {
     gst_segment_init(&ctx->segment, GST_FORMAT_TIME);
     ctx->have_segment = ctx->sent_segment = ctx->sent_stream_start = ctx->started = false;
     ctx->offset = 0;
-    ctx->last_time = ctx->last_end = GST_CLOCK_TIME_NONE;
+    ctx->last_time = ctx->last_end = 0;
     ctx->waiting_keyframe = ctx->split_on_keyframe = false;
   }
   write_manifest_locked(self);

@@ -45,6 +45,7 @@ class Cursor {
     pos_ += n;
     return true;
   }
+  size_t remaining() const { return size_ - pos_; }
 
  private:
   const uint8_t *data_;
@@ -226,6 +227,21 @@ bool parse_moof(const uint8_t *data, size_t size, const FragmentIndex &index, Fr
           return false;
         }
         bool first_run = fragment->duration == 0;
+        size_t per_sample = 4 * (((flags & 0x100) != 0) + ((flags & 0x200) != 0) +
+                                 ((flags & 0x400) != 0) + ((flags & 0x800) != 0));
+        if (per_sample == 0 && count > 0) {
+          // No per-sample fields: every sample has the defaults, so a huge
+          // count costs nothing to read and must not cost a loop either.
+          uint32_t sample_flags = has_first_flags ? first_flags : default_flags;
+          if (first_run) {
+            fragment->starts_with_keyframe = (sample_flags & kNonSyncSample) == 0;
+          }
+          fragment->duration += uint64_t(count) * default_duration;
+          return true;
+        }
+        if (per_sample > 0 && count > c.remaining() / per_sample) {
+          return false;  // more samples announced than the box holds
+        }
         for (uint32_t i = 0; i < count; ++i) {
           uint32_t duration = default_duration;
           uint32_t sample_flags = default_flags;

@@ -73,6 +73,15 @@ set +e
 set -e
 [[ $code == 1 ]] && grep -q "empty range" "$tmp/err" || { echo "out-of-range clip: exit $code"; cat "$tmp/err"; exit 1; }
 
+# A file with B-frames (its first decode times precede its start in the MP4
+# edit list) is recorded whole: every video frame, the first GOP included.
+ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine=sample_rate=48000 \
+  -t 3 -c:v libx264 -preset veryfast -bf 2 -g 30 -pix_fmt yuv420p -c:a aac "$tmp/bframes.mp4"
+"$livepipe" record --root "$tmp/bf" --stream bf "$tmp/bframes.mp4" >"$tmp/bf.log"
+n=$(frames "$tmp/bf/bf/seg-00000.mp4")
+[[ $n == 90 ]] || { echo "B-frame file: recorded $n of 90 video frames"; exit 1; }
+python3 -c "import json; m=json.load(open('$tmp/bf/bf/manifest.json')); assert abs(m['duration_ns']-3e9) < 5e7, m"
+
 # Path escapes are refused with a clear message and nothing is written outside.
 check_refused() {  # expected-text args...
   local want=$1; shift

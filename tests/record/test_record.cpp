@@ -12,6 +12,7 @@
 
 #include <gst/gst.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -136,6 +137,83 @@ BOOST_AUTO_TEST_CASE(fragment_gate_releases_only_whole_fragments) {
   gate.consumed(stream.size());
   BOOST_TEST(gate.writable() == 0u);
   BOOST_TEST(!gate.invalid());
+}
+
+namespace {
+
+// A box of `type` around `payload`, in the big-endian layout of ISO BMFF.
+std::vector<uint8_t> make_box(const char *type, const std::vector<uint8_t> &payload) {
+  uint32_t size = static_cast<uint32_t>(8 + payload.size());
+  std::vector<uint8_t> b(8 + payload.size());
+  for (int i = 0; i < 4; ++i) {
+    b[static_cast<size_t>(i)] = uint8_t(size >> (24 - 8 * i));
+    b[static_cast<size_t>(4 + i)] = static_cast<uint8_t>(type[i]);
+  }
+  std::copy(payload.begin(), payload.end(), b.begin() + 8);
+  return b;
+}
+
+std::vector<uint8_t> words(std::initializer_list<uint32_t> values) {
+  std::vector<uint8_t> out;
+  for (uint32_t v : values) {
+    out.insert(out.end(), {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)});
+  }
+  return out;
+}
+
+std::vector<uint8_t> concat(std::initializer_list<std::vector<uint8_t>> parts) {
+  std::vector<uint8_t> out;
+  for (const auto &p : parts) {
+    out.insert(out.end(), p.begin(), p.end());
+  }
+  return out;
+}
+
+// ftyp + moov (one video track, timescale 90000, trex defaults) + one
+// moof/mdat whose trun announces `count` samples with `flags`.
+std::vector<uint8_t> one_fragment_file(uint32_t count, uint32_t flags) {
+  auto tkhd = make_box("tkhd", words({0, 0, 0, 1, 0}));
+  auto mdhd = make_box("mdhd", words({0, 0, 0, 90000, 0}));
+  auto hdlr = make_box("hdlr", words({0, 0, fourcc("vide"), 0, 0, 0}));
+  auto trak = make_box("trak", concat({tkhd, make_box("mdia", concat({mdhd, hdlr}))}));
+  auto trex = make_box("trex", words({0, 1, 1, 3000, 0, 0}));
+  auto moov = make_box("moov", concat({trak, make_box("mvex", trex)}));
+  auto tfhd = make_box("tfhd", words({0, 1}));
+  auto tfdt = make_box("tfdt", words({0, 0}));
+  auto trun = make_box("trun", words({flags, count}));
+  auto moof = make_box("moof", make_box("traf", concat({tfhd, tfdt, trun})));
+  return concat({make_box("ftyp", words({0, 0})), moov, moof, make_box("mdat", {1, 2, 3})});
+}
+
+bool index_bytes(const std::vector<uint8_t> &file, FragmentIndex *index, std::string *error) {
+  auto read = [&](uint64_t offset, size_t length, std::vector<uint8_t> *out) {
+    if (offset > file.size() || length > file.size() - offset) {
+      return false;
+    }
+    out->assign(file.begin() + static_cast<ptrdiff_t>(offset),
+                file.begin() + static_cast<ptrdiff_t>(offset + length));
+    return true;
+  };
+  return index_fragmented_mp4(read, file.size(), index, error);
+}
+
+}  // namespace
+
+// Found by fuzz_record_mp4: a trun announcing 2^32-1 samples without
+// per-sample fields made the indexer loop for seconds over nothing.
+BOOST_AUTO_TEST_CASE(huge_sample_count_is_indexed_without_looping) {
+  FragmentIndex index;
+  std::string error;
+  auto started = std::chrono::steady_clock::now();
+  BOOST_REQUIRE_MESSAGE(index_bytes(one_fragment_file(0xffffffffu, 0), &index, &error), error);
+  BOOST_CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(200));
+  BOOST_REQUIRE_EQUAL(index.fragments.size(), 1u);
+  BOOST_CHECK_EQUAL(index.fragments[0].duration, uint64_t(0xffffffffu) * 3000u);
+  BOOST_CHECK(index.fragments[0].starts_with_keyframe);
+
+  // Per-sample durations (flag 0x100) for more samples than the box holds.
+  BOOST_CHECK(!index_bytes(one_fragment_file(0xffffffffu, 0x100), &index, &error));
+  BOOST_CHECK_NE(error.find("malformed moof"), std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(manifest_round_trip_and_validation) {
