@@ -447,6 +447,11 @@ class Checker {
     for (const auto &use : uses_) {
       used[use.element] = true;
     }
+    for (const auto &id : out_.plan->mentioned) {
+      if (auto found = index_.find(id); found != index_.end()) {
+        used[found->second] = true;
+      }
+    }
     for (const auto &slot : out_.plan->slots) {
       if (auto found = index_.find(slot.element); found != index_.end()) {
         used[found->second] = true;

@@ -5,6 +5,9 @@
 #include "expand.h"
 #include "params.h"
 
+#include <algorithm>
+#include <tuple>
+
 namespace livepipe::pipelines {
 
 Loader::Loader(std::vector<std::filesystem::path> include_dirs)
@@ -48,6 +51,11 @@ LoadResult Loader::load(const DocumentPtr &doc, Problems &problems,
     result.pipeline = build(checked, problems);
   }
   result.problems = problems.take();
+  // In reading order, file by file, whatever phase found them.
+  std::stable_sort(result.problems.begin(), result.problems.end(),
+                   [](const Problem &a, const Problem &b) {
+                     return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+                   });
   return result;
 }
 
