@@ -1,5 +1,7 @@
 #include "build.h"
 
+#include "pads.h"
+
 #include <map>
 #include <mutex>
 
@@ -150,31 +152,13 @@ GstPtr<GstPad> end_pad(GstElement *element, const std::string &pad, GstPadDirect
   if (!pad.empty()) {
     return pad_by_name(element, pad);
   }
-  GstIterator *it = direction == GST_PAD_SRC ? gst_element_iterate_src_pads(element)
-                                             : gst_element_iterate_sink_pads(element);
-  GstPtr<GstPad> found;
-  GValue item = G_VALUE_INIT;
-  while (!found && gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
-    auto *candidate = GST_PAD(g_value_get_object(&item));
-    if (!gst_pad_is_linked(candidate)) {
-      found = ref(candidate);
-    }
-    g_value_reset(&item);
+  auto free = unlinked_pads(element, direction);
+  if (!free.empty()) {
+    return std::move(free.front());
   }
-  g_value_unset(&item);
-  gst_iterator_free(it);
-  if (found) {
-    return found;
-  }
-  for (GList *l = gst_element_class_get_pad_template_list(GST_ELEMENT_GET_CLASS(element)); l;
-       l = l->next) {
-    auto *templ = GST_PAD_TEMPLATE(l->data);
-    if (GST_PAD_TEMPLATE_DIRECTION(templ) == direction &&
-        GST_PAD_TEMPLATE_PRESENCE(templ) == GST_PAD_REQUEST) {
-      return GstPtr<GstPad>(gst_element_request_pad(element, templ, nullptr, nullptr));
-    }
-  }
-  return nullptr;
+  GstPadTemplate *templ = request_template(element, direction);
+  return GstPtr<GstPad>(templ ? gst_element_request_pad(element, templ, nullptr, nullptr)
+                              : nullptr);
 }
 
 }  // namespace

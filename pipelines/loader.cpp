@@ -42,7 +42,10 @@ LoadResult Loader::load(const DocumentPtr &doc, Problems &problems,
   std::vector<GivenParam> given;
   Origin params_at{doc, path_member(kRootPath, "params")};
   for (const auto &[name, value] : options.params) {
-    given.push_back(GivenParam{name, Scalar(value), params_at});
+    // A value is reported at its param's declaration, when there is one.
+    Origin at =
+        description.param(name) ? Origin{doc, path_member(params_at.path, name)} : params_at;
+    given.push_back(GivenParam{name, Scalar(value), at});
   }
   Scope scope = Scope::resolve(description, given, params_at, options.placeholders, problems);
   auto plan = std::make_unique<Plan>(expand(description, scope, library, problems));

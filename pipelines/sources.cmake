@@ -11,5 +11,6 @@ set(LIVEPIPE_LOADER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/check.cpp
   ${CMAKE_CURRENT_LIST_DIR}/build.cpp
   ${CMAKE_CURRENT_LIST_DIR}/pipeline.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/pads.cpp
   ${CMAKE_CURRENT_LIST_DIR}/slot.cpp
   ${CMAKE_CURRENT_LIST_DIR}/loader.cpp)
