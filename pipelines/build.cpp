@@ -1,5 +1,7 @@
 #include "build.h"
 
+#include "pads.h"
+
 #include <map>
 #include <mutex>
 
@@ -10,9 +12,11 @@ namespace {
 struct DynamicLink {
   std::string pad;                   // pad name or template to wait for; "" = any
   std::optional<std::string> media;  // or: the media type its caps must have
-  GstPtr<GstElement> target;         // the element to link to (a capsfilter for filtered links)
-  std::string target_pad;            // "" = a compatible one
-  std::string description;           // "decode -> convert", for messages
+  GstPtr<GstElement> target;
+  std::string target_pad;  // "" = a compatible one
+  MiniPtr<GstCaps> caps;   // the link's caps filter, made into a capsfilter once linked
+  std::string filter_name;
+  std::string description;  // "decode -> convert", for messages
   bool linked = false;
 };
 
@@ -26,6 +30,14 @@ using DynamicLinksPtr = std::shared_ptr<DynamicLinks>;
 MiniPtr<GstCaps> pad_caps(GstPad *pad) {
   GstCaps *caps = gst_pad_get_current_caps(pad);
   return MiniPtr<GstCaps>(caps ? caps : gst_pad_query_caps(pad, nullptr));
+}
+
+// A capsfilter for a link, named and marked for messages.
+GstElement *make_filter(GstCaps *caps, const std::string &name, const std::string &description) {
+  GstElement *filter = gst_element_factory_make("capsfilter", name.c_str());
+  g_object_set(filter, "caps", caps, nullptr);
+  set_description_id(filter, "caps of " + description);
+  return filter;
 }
 
 // "video" matches video/x-raw, video/x-h264 and RTP caps with media=video;
@@ -90,13 +102,13 @@ void on_pad_added(GstElement *element, GstPad *pad, gpointer data) {
       }
       chosen = true;
     }
-    GstPtr<GstPad> sink_pad =
-        link.target_pad.empty()
-            ? GstPtr<GstPad>(gst_element_get_compatible_pad(link.target.get(), pad, nullptr))
-            : pad_by_name(link.target.get(), link.target_pad);
+    GstPtr<GstPad> sink_pad = link.target_pad.empty()
+                                  ? GstPtr<GstPad>(gst_element_get_compatible_pad(
+                                        link.target.get(), pad, link.caps.get()))
+                                  : pad_by_name(link.target.get(), link.target_pad);
     bool compatible = sink_pad && !gst_pad_is_linked(sink_pad.get());
-    if (compatible && !chosen) {
-      MiniPtr<GstCaps> accepted(gst_pad_query_caps(sink_pad.get(), nullptr));
+    if (compatible) {
+      MiniPtr<GstCaps> accepted(gst_pad_query_caps(sink_pad.get(), link.caps.get()));
       compatible = gst_caps_can_intersect(caps.get(), accepted.get());
     }
     if (!compatible) {
@@ -108,7 +120,22 @@ void on_pad_added(GstElement *element, GstPad *pad, gpointer data) {
       }
       continue;
     }
-    GstPadLinkReturn result = gst_pad_link(pad, sink_pad.get());
+    // Filtered links get their capsfilter now, as gst-launch-1.0 does for
+    // delayed links: before, there was nothing for it to filter.
+    GstPtr<GstPad> link_to = std::move(sink_pad);
+    if (link.caps) {
+      GstElement *filter = make_filter(link.caps.get(), link.filter_name, link.description);
+      GstPtr<GstObject> bin(gst_object_get_parent(GST_OBJECT(element)));
+      GstPtr<GstPad> filter_src(gst_element_get_static_pad(filter, "src"));
+      if (!bin || !gst_bin_add(GST_BIN(bin.get()), filter) ||
+          gst_pad_link(filter_src.get(), link_to.get()) != GST_PAD_LINK_OK) {
+        post_link_error(element, "cannot insert the caps filter of link " + link.description);
+        continue;
+      }
+      gst_element_sync_state_with_parent(filter);
+      link_to.reset(gst_element_get_static_pad(filter, "sink"));
+    }
+    GstPadLinkReturn result = gst_pad_link(pad, link_to.get());
     if (result == GST_PAD_LINK_OK) {
       link.linked = true;
       return;
@@ -125,31 +152,13 @@ GstPtr<GstPad> end_pad(GstElement *element, const std::string &pad, GstPadDirect
   if (!pad.empty()) {
     return pad_by_name(element, pad);
   }
-  GstIterator *it = direction == GST_PAD_SRC ? gst_element_iterate_src_pads(element)
-                                             : gst_element_iterate_sink_pads(element);
-  GstPtr<GstPad> found;
-  GValue item = G_VALUE_INIT;
-  while (!found && gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
-    auto *candidate = GST_PAD(g_value_get_object(&item));
-    if (!gst_pad_is_linked(candidate)) {
-      found = ref(candidate);
-    }
-    g_value_reset(&item);
+  auto free = unlinked_pads(element, direction);
+  if (!free.empty()) {
+    return std::move(free.front());
   }
-  g_value_unset(&item);
-  gst_iterator_free(it);
-  if (found) {
-    return found;
-  }
-  for (GList *l = gst_element_class_get_pad_template_list(GST_ELEMENT_GET_CLASS(element)); l;
-       l = l->next) {
-    auto *templ = GST_PAD_TEMPLATE(l->data);
-    if (GST_PAD_TEMPLATE_DIRECTION(templ) == direction &&
-        GST_PAD_TEMPLATE_PRESENCE(templ) == GST_PAD_REQUEST) {
-      return GstPtr<GstPad>(gst_element_request_pad(element, templ, nullptr, nullptr));
-    }
-  }
-  return nullptr;
+  GstPadTemplate *templ = request_template(element, direction);
+  return GstPtr<GstPad>(templ ? gst_element_request_pad(element, templ, nullptr, nullptr)
+                              : nullptr);
 }
 
 }  // namespace
@@ -201,13 +210,20 @@ std::unique_ptr<Pipeline> build(const CheckedPlan &checked, Problems &problems) 
     const PlannedLink &planned = *link.plan;
     std::string description = planned.from.to_string() + " -> " + planned.to.to_string();
     GstElement *target = elements[link.to];
-    std::string target_pad = planned.to.pad;
+    std::string target_pad = link.to_pad;
+    std::string filter_name = planned.from.element + "->" + planned.to.element;
+    if (link.mode == LinkMode::kDynamic) {
+      auto &links = dynamic[link.from];
+      if (!links) {
+        links = std::make_shared<DynamicLinks>();
+      }
+      links->links.push_back(DynamicLink{planned.from.pad, planned.media, ref(target), target_pad,
+                                         link.caps ? ref_mini(link.caps.get()) : nullptr,
+                                         filter_name, description});
+      continue;
+    }
     if (link.caps) {
-      GstElement *filter = gst_element_factory_make("capsfilter", nullptr);
-      g_object_set(filter, "caps", link.caps.get(), nullptr);
-      std::string name = planned.from.element + "->" + planned.to.element;
-      gst_object_set_name(GST_OBJECT(filter), name.c_str());
-      set_description_id(filter, "caps of " + description);
+      GstElement *filter = make_filter(link.caps.get(), filter_name, description);
       gst_bin_add(bin, filter);
       if (!gst_element_link_pads(filter, "src", target,
                                  target_pad.empty() ? nullptr : target_pad.c_str())) {
@@ -218,18 +234,9 @@ std::unique_ptr<Pipeline> build(const CheckedPlan &checked, Problems &problems) 
       target = filter;
       target_pad = "sink";
     }
-    if (link.mode == LinkMode::kDynamic) {
-      auto &links = dynamic[link.from];
-      if (!links) {
-        links = std::make_shared<DynamicLinks>();
-      }
-      links->links.push_back(
-          DynamicLink{planned.from.pad, planned.media, ref(target), target_pad, description});
-      continue;
-    }
     if (!gst_element_link_pads(elements[link.from],
-                               planned.from.pad.empty() ? nullptr : planned.from.pad.c_str(),
-                               target, target_pad.empty() ? nullptr : target_pad.c_str())) {
+                               link.from_pad.empty() ? nullptr : link.from_pad.c_str(), target,
+                               target_pad.empty() ? nullptr : target_pad.c_str())) {
       problems.add(planned.origin, "could not link " + description +
                                        " (no compatible pads left, or their caps do not meet)");
     }

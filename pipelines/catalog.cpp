@@ -1,5 +1,7 @@
 #include "catalog.h"
 
+#include <glib.h>
+
 #include <algorithm>
 #include <system_error>
 

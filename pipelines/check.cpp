@@ -221,6 +221,24 @@ class Checker {
     return out;
   }
 
+  // The name of the element's only pad template in `direction` when it is
+  // an always or request one, so the builder need not search; else "".
+  std::string sole_template(size_t element, GstPadDirection direction) {
+    auto all = templates(element, direction, "");
+    if (all.size() != 1 || GST_PAD_TEMPLATE_PRESENCE(all.front()) == GST_PAD_SOMETIMES) {
+      return "";
+    }
+    return GST_PAD_TEMPLATE_NAME_TEMPLATE(all.front());
+  }
+
+  static MiniPtr<GstCaps> merged_caps(const std::vector<GstPadTemplate *> &templates) {
+    MiniPtr<GstCaps> out(gst_caps_new_empty());
+    for (GstPadTemplate *templ : templates) {
+      out.reset(gst_caps_merge(out.release(), gst_pad_template_get_caps(templ)));
+    }
+    return out;
+  }
+
   std::string template_list(size_t element, GstPadDirection direction) {
     std::string out;
     for (GstPadTemplate *templ : templates(element, direction, "")) {
@@ -294,33 +312,48 @@ class Checker {
                         link.from.to_string() + "' is there from the start; use 'caps'");
       return;
     }
-    MiniPtr<GstCaps> source_caps(gst_caps_new_empty());
-    MiniPtr<GstCaps> sink_caps(gst_caps_new_empty());
-    for (GstPadTemplate *templ : *sources) {
-      source_caps.reset(gst_caps_merge(source_caps.release(), gst_pad_template_get_caps(templ)));
+    // Some source template, through the filter, must meet some sink
+    // template. Template caps are compared in place (no copies): this runs
+    // for every link of every load.
+    bool offers = false;
+    bool meets = false;
+    for (GstPadTemplate *source : *sources) {
+      GstCaps *source_caps = GST_PAD_TEMPLATE_CAPS(source);
+      MiniPtr<GstCaps> filtered(checked.caps ? gst_caps_intersect(source_caps, checked.caps.get())
+                                             : nullptr);
+      GstCaps *offered = filtered ? filtered.get() : source_caps;
+      if (gst_caps_is_empty(offered)) {
+        continue;
+      }
+      offers = true;
+      for (GstPadTemplate *sink : *sinks) {
+        meets = meets || gst_caps_can_intersect(offered, GST_PAD_TEMPLATE_CAPS(sink));
+      }
     }
-    for (GstPadTemplate *templ : *sinks) {
-      sink_caps.reset(gst_caps_merge(sink_caps.release(), gst_pad_template_get_caps(templ)));
-    }
-    MiniPtr<GstCaps> offered(checked.caps
-                                 ? gst_caps_intersect(source_caps.get(), checked.caps.get())
-                                 : gst_caps_ref(source_caps.get()));
-    if (gst_caps_is_empty(offered.get())) {
-      problems_.add(member(link.origin, "caps"),
-                    "pads cannot link: '" + link.from.to_string() + "' (" +
-                        infos_[checked.from].factory + ") produces " +
-                        media_types(source_caps.get()) + ", which the caps filter '" + *link.caps +
-                        "' does not allow");
+    if (!offers || !meets) {
+      MiniPtr<GstCaps> source_caps = merged_caps(*sources);
+      MiniPtr<GstCaps> sink_caps = merged_caps(*sinks);
+      if (!offers) {
+        problems_.add(member(link.origin, "caps"),
+                      "pads cannot link: '" + link.from.to_string() + "' (" +
+                          infos_[checked.from].factory + ") produces " +
+                          media_types(source_caps.get()) + ", which the caps filter '" +
+                          *link.caps + "' does not allow");
+      } else {
+        MiniPtr<GstCaps> offered(checked.caps
+                                     ? gst_caps_intersect(source_caps.get(), checked.caps.get())
+                                     : gst_caps_ref(source_caps.get()));
+        problems_.add(link.origin, "pads cannot link: '" + link.from.to_string() + "' (" +
+                                       infos_[checked.from].factory + ") produces " +
+                                       media_types(offered.get()) + " but '" + link.to.to_string() +
+                                       "' (" + infos_[checked.to].factory + ") accepts " +
+                                       media_types(sink_caps.get()));
+      }
       return;
     }
-    if (!gst_caps_can_intersect(offered.get(), sink_caps.get())) {
-      problems_.add(link.origin, "pads cannot link: '" + link.from.to_string() + "' (" +
-                                     infos_[checked.from].factory + ") produces " +
-                                     media_types(offered.get()) + " but '" + link.to.to_string() +
-                                     "' (" + infos_[checked.to].factory + ") accepts " +
-                                     media_types(sink_caps.get()));
-      return;
-    }
+    checked.from_pad =
+        link.from.pad.empty() ? sole_template(checked.from, GST_PAD_SRC) : link.from.pad;
+    checked.to_pad = link.to.pad.empty() ? sole_template(checked.to, GST_PAD_SINK) : link.to.pad;
     out_.links.push_back(std::move(checked));
   }
 
@@ -446,6 +479,11 @@ class Checker {
     }
     for (const auto &use : uses_) {
       used[use.element] = true;
+    }
+    for (const auto &id : out_.plan->mentioned) {
+      if (auto found = index_.find(id); found != index_.end()) {
+        used[found->second] = true;
+      }
     }
     for (const auto &slot : out_.plan->slots) {
       if (auto found = index_.find(slot.element); found != index_.end()) {

@@ -32,6 +32,10 @@ struct CheckedLink {
   size_t to = 0;
   MiniPtr<GstCaps> caps;  // the link's caps filter, or null
   LinkMode mode = LinkMode::kStatic;
+  // Pad (or pad template) names to link, "" to let GStreamer choose: the
+  // description's, else the element's only template on that side.
+  std::string from_pad;
+  std::string to_pad;
 };
 
 struct CheckedSlot {

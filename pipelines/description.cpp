@@ -1,5 +1,6 @@
 #include "description.h"
 
+#include "json_text.h"
 #include "params.h"
 #include "suggest.h"
 #include "util/gstptr.h"
@@ -9,11 +10,15 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
+#include <cstdio>
 #include <set>
-#include <sstream>
 
 namespace livepipe::pipelines {
+
+const PositionMap &Document::positions() const {
+  std::call_once(scanned_, [this] { positions_ = PositionMap::scan(text); });
+  return positions_;
+}
 
 std::string Problem::to_string() const {
   std::string out;
@@ -35,7 +40,7 @@ void Problems::add(const Origin &origin, std::string message) {
   Problem problem;
   if (origin.doc) {
     problem.file = origin.doc->file;
-    Position at = origin.doc->positions.find(origin.path);
+    Position at = origin.doc->positions().find(origin.path);
     problem.line = at.line;
     problem.column = at.column;
   }
@@ -74,21 +79,22 @@ std::string to_display(const Scalar &value) {
   return to_text(value);
 }
 
-std::optional<Scalar> scalar_from_json(JsonNode *node) {
-  if (!node || !JSON_NODE_HOLDS_VALUE(node)) {
+std::optional<Scalar> scalar_from_json(const JsonValue *value) {
+  if (!value) {
     return std::nullopt;
   }
-  GType type = json_node_get_value_type(node);
-  if (type == G_TYPE_STRING) {
-    return Scalar(std::string(json_node_get_string(node)));
+  switch (value->kind()) {
+    case JsonValue::Kind::kString:
+      return Scalar(value->string());
+    case JsonValue::Kind::kInt:
+      return Scalar(value->integer());
+    case JsonValue::Kind::kDouble:
+      return Scalar(value->number());
+    case JsonValue::Kind::kBool:
+      return Scalar(value->boolean());
+    default:
+      return std::nullopt;
   }
-  if (type == G_TYPE_INT64) {
-    return Scalar(static_cast<int64_t>(json_node_get_int(node)));
-  }
-  if (type == G_TYPE_BOOLEAN) {
-    return Scalar(static_cast<bool>(json_node_get_boolean(node)));
-  }
-  return Scalar(json_node_get_double(node));
 }
 
 const char *param_type_name(ParamType type) {
@@ -165,31 +171,6 @@ const std::vector<std::string> &known_members(ObjectKind kind) {
 
 namespace {
 
-// Nesting depth of objects and arrays outside strings, without parsing, so
-// absurd nesting never reaches json-glib's recursive parser.
-int nesting_depth(std::string_view text) {
-  int depth = 0;
-  int deepest = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
 // Reads one object's members with type checks, reporting each problem once.
 class Reader {
  public:
@@ -201,130 +182,118 @@ class Reader {
   }
 
   // Reports members `object` has that `kind` does not accept.
-  void check_members(JsonObject *object, const std::string &path, ObjectKind kind,
+  void check_members(const JsonValue *object, const std::string &path, ObjectKind kind,
                      const char *what) {
     const auto &known = known_members(kind);
-    GList *members = json_object_get_members(object);
-    for (GList *l = members; l; l = l->next) {
-      std::string name = static_cast<const char *>(l->data);
+    for (const auto &[name, name_value] : object->members()) {
       if (std::find(known.begin(), known.end(), name) == known.end()) {
         problem(path_member(path, name),
                 "unknown member '" + name + "' in " + what + closest_hint(name, known));
       }
     }
-    g_list_free(members);
   }
 
-  JsonNode *member(JsonObject *object, const char *name) {
-    return object && json_object_has_member(object, name) ? json_object_get_member(object, name)
-                                                          : nullptr;
+  const JsonValue *member(const JsonValue *object, const char *name) {
+    return object ? object->find(name) : nullptr;
   }
 
   // A string member; `required` reports its absence at the object's path.
-  std::optional<std::string> string(JsonObject *object, const std::string &path, const char *name,
-                                    bool required) {
-    JsonNode *node = member(object, name);
+  std::optional<std::string> string(const JsonValue *object, const std::string &path,
+                                    const char *name, bool required) {
+    const JsonValue *node = member(object, name);
     if (!node) {
       if (required) {
         problem(path, std::string("missing required member '") + name + "'");
       }
       return std::nullopt;
     }
-    if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
+    if (!node->is(JsonValue::Kind::kString)) {
       problem(path_member(path, name),
-              std::string("'") + name + "' must be a string, not " + json::type_name(node));
+              std::string("'") + name + "' must be a string, not " + node->type_name());
       return std::nullopt;
     }
-    return std::string(json_node_get_string(node));
+    return node->string();
   }
 
-  JsonObject *object(JsonObject *parent, const std::string &path, const char *name) {
-    JsonNode *node = member(parent, name);
+  const JsonValue *object(const JsonValue *parent, const std::string &path, const char *name) {
+    const JsonValue *node = member(parent, name);
     if (!node) {
       return nullptr;
     }
-    if (!JSON_NODE_HOLDS_OBJECT(node)) {
+    if (!node->is(JsonValue::Kind::kObject)) {
       problem(path_member(path, name),
-              std::string("'") + name + "' must be an object, not " + json::type_name(node));
+              std::string("'") + name + "' must be an object, not " + node->type_name());
       return nullptr;
     }
-    return json_node_get_object(node);
+    return node;
   }
 
-  JsonArray *array(JsonObject *parent, const std::string &path, const char *name) {
-    JsonNode *node = member(parent, name);
+  const JsonValue *array(const JsonValue *parent, const std::string &path, const char *name) {
+    const JsonValue *node = member(parent, name);
     if (!node) {
       return nullptr;
     }
-    if (!JSON_NODE_HOLDS_ARRAY(node)) {
+    if (!node->is(JsonValue::Kind::kArray)) {
       problem(path_member(path, name),
-              std::string("'") + name + "' must be an array, not " + json::type_name(node));
+              std::string("'") + name + "' must be an array, not " + node->type_name());
       return nullptr;
     }
-    return json_node_get_array(node);
+    return node;
   }
 
-  std::optional<double> number(JsonObject *object, const std::string &path, const char *name) {
-    JsonNode *node = member(object, name);
+  std::optional<double> number(const JsonValue *object, const std::string &path, const char *name) {
+    const JsonValue *node = member(object, name);
     if (!node) {
       return std::nullopt;
     }
-    if (JSON_NODE_HOLDS_VALUE(node)) {
-      GType type = json_node_get_value_type(node);
-      if (type == G_TYPE_INT64) {
-        return static_cast<double>(json_node_get_int(node));
-      }
-      if (type == G_TYPE_DOUBLE) {
-        return json_node_get_double(node);
-      }
+    if (node->is(JsonValue::Kind::kInt) || node->is(JsonValue::Kind::kDouble)) {
+      return node->number();
     }
     problem(path_member(path, name),
-            std::string("'") + name + "' must be a number, not " + json::type_name(node));
+            std::string("'") + name + "' must be a number, not " + node->type_name());
     return std::nullopt;
   }
 
-  std::optional<bool> boolean(JsonObject *object, const std::string &path, const char *name) {
-    JsonNode *node = member(object, name);
+  std::optional<bool> boolean(const JsonValue *object, const std::string &path, const char *name) {
+    const JsonValue *node = member(object, name);
     if (!node) {
       return std::nullopt;
     }
-    if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_BOOLEAN) {
-      return json_node_get_boolean(node);
+    if (node->is(JsonValue::Kind::kBool)) {
+      return node->boolean();
     }
     problem(path_member(path, name),
-            std::string("'") + name + "' must be true or false, not " + json::type_name(node));
+            std::string("'") + name + "' must be true or false, not " + node->type_name());
     return std::nullopt;
   }
 
-  std::vector<ParamDecl> params(JsonObject *graph, const std::string &graph_path) {
+  std::vector<ParamDecl> params(const JsonValue *graph, const std::string &graph_path) {
     std::vector<ParamDecl> out;
-    JsonObject *object = this->object(graph, graph_path, "params");
+    const JsonValue *object = this->object(graph, graph_path, "params");
     if (!object) {
       return out;
     }
     std::string path = path_member(graph_path, "params");
-    GList *members = json_object_get_members(object);
-    for (GList *l = members; l; l = l->next) {
-      std::string name = static_cast<const char *>(l->data);
+    for (const auto &[name, name_value] : object->members()) {
       std::string param_path = path_member(path, name);
-      if (auto decl = param(name, json_object_get_member(object, name.c_str()), param_path)) {
+      if (auto decl = param(name, &name_value, param_path)) {
         out.push_back(std::move(*decl));
       }
     }
-    g_list_free(members);
     return out;
   }
 
-  std::optional<ParamDecl> param(const std::string &name, JsonNode *node, const std::string &path) {
+  std::optional<ParamDecl> param(const std::string &name, const JsonValue *node,
+                                 const std::string &path) {
     if (!is_identifier(name)) {
       problem(path, "param name '" + name +
                         "' is not an identifier (letters, digits, '_' and '-', not first)");
     }
-    if (!JSON_NODE_HOLDS_OBJECT(node)) {
-      problem(path, "param '" + name + "' must be an object, not " + json::type_name(node));
+    if (!node->is(JsonValue::Kind::kObject)) {
+      problem(path, "param '" + name + "' must be an object, not " + node->type_name());
       return std::nullopt;
     }
-    JsonObject *object = json_node_get_object(node);
+    const JsonValue *object = node;
     check_members(object, path, ObjectKind::kParam, "a param");
     ParamDecl decl;
     decl.name = name;
@@ -367,10 +336,10 @@ class Reader {
     if (decl.min && decl.max && *decl.min > *decl.max) {
       problem(path_member(path, "min"), "min is greater than max");
     }
-    if (JsonArray *values = array(object, path, "values")) {
+    if (const JsonValue *values = array(object, path, "values")) {
       std::string values_path = path_member(path, "values");
-      for (guint i = 0; i < json_array_get_length(values); ++i) {
-        auto value = scalar_from_json(json_array_get_element(values, i));
+      for (size_t i = 0; i < values->items().size(); ++i) {
+        auto value = scalar_from_json(&values->items()[i]);
         if (!value || std::holds_alternative<bool>(*value)) {
           problem(path_index(values_path, i), "allowed values are strings or numbers");
           continue;
@@ -385,13 +354,13 @@ class Reader {
     if (ok && decl.type == ParamType::kBool && !decl.values.empty()) {
       problem(path_member(path, "values"), "a bool param takes no 'values'");
     }
-    if (JsonNode *node = member(object, "default")) {
+    if (const JsonValue *node = member(object, "default")) {
       auto value = scalar_from_json(node);
       std::string why;
       if (!value) {
-        problem(path_member(path, "default"),
-                std::string("a default must be a string, number or boolean, not ") +
-                    json::type_name(node));
+        problem(
+            path_member(path, "default"),
+            std::string("a default must be a string, number or boolean, not ") + node->type_name());
       } else if (ok) {
         if (auto typed = coerce_param(decl, *value, &why)) {
           decl.default_value = std::move(typed);
@@ -403,7 +372,7 @@ class Reader {
         problem(path_member(path, "required"), "a required param cannot have a default");
       }
     }
-    if (JsonNode *node = member(object, "example")) {
+    if (const JsonValue *node = member(object, "example")) {
       auto value = scalar_from_json(node);
       std::string why;
       if (!value) {
@@ -420,10 +389,10 @@ class Reader {
     return decl;
   }
 
-  std::vector<ElementDecl> elements(JsonObject *graph, const std::string &graph_path,
+  std::vector<ElementDecl> elements(const JsonValue *graph, const std::string &graph_path,
                                     bool required) {
     std::vector<ElementDecl> out;
-    JsonArray *array = this->array(graph, graph_path, "elements");
+    const JsonValue *array = this->array(graph, graph_path, "elements");
     if (!array) {
       if (required && !member(graph, "elements")) {
         problem(graph_path, "missing required member 'elements'");
@@ -431,18 +400,18 @@ class Reader {
       return out;
     }
     std::string path = path_member(graph_path, "elements");
-    if (required && json_array_get_length(array) == 0) {
+    if (required && array->items().empty()) {
       problem(path, "'elements' is empty");
     }
-    for (guint i = 0; i < json_array_get_length(array); ++i) {
+    for (size_t i = 0; i < array->items().size(); ++i) {
       std::string element_path = path_index(path, i);
-      JsonNode *node = json_array_get_element(array, i);
-      if (!JSON_NODE_HOLDS_OBJECT(node)) {
+      const JsonValue *node = &array->items()[i];
+      if (!node->is(JsonValue::Kind::kObject)) {
         problem(element_path,
-                std::string("an element must be an object, not ") + json::type_name(node));
+                std::string("an element must be an object, not ") + node->type_name());
         continue;
       }
-      JsonObject *object = json_node_get_object(node);
+      const JsonValue *object = node;
       check_members(object, element_path, ObjectKind::kElement, "an element");
       ElementDecl decl;
       decl.origin = at(element_path);
@@ -479,20 +448,17 @@ class Reader {
       decl.factory = factory.value_or("");
       decl.template_name = template_name.value_or("");
       decl.values_path = path_member(element_path, values_member);
-      if (JsonObject *values = this->object(object, element_path, values_member)) {
-        GList *members = json_object_get_members(values);
-        for (GList *l = members; l; l = l->next) {
-          const char *name = static_cast<const char *>(l->data);
-          JsonNode *value = json_object_get_member(values, name);
+      if (const JsonValue *values = this->object(object, element_path, values_member)) {
+        for (const auto &[name, name_value] : values->members()) {
+          const JsonValue *value = &name_value;
           if (!scalar_from_json(value)) {
             problem(path_member(decl.values_path, name),
                     std::string("a value must be a string, number or boolean, not ") +
-                        json::type_name(value));
+                        value->type_name());
             continue;
           }
           decl.values.emplace_back(name, value);
         }
-        g_list_free(members);
       }
       out.push_back(std::move(decl));
     }
@@ -527,21 +493,21 @@ class Reader {
     return ok;
   }
 
-  std::vector<LinkDecl> links(JsonObject *graph, const std::string &graph_path) {
+  std::vector<LinkDecl> links(const JsonValue *graph, const std::string &graph_path) {
     std::vector<LinkDecl> out;
-    JsonArray *array = this->array(graph, graph_path, "links");
+    const JsonValue *array = this->array(graph, graph_path, "links");
     if (!array) {
       return out;
     }
     std::string path = path_member(graph_path, "links");
-    for (guint i = 0; i < json_array_get_length(array); ++i) {
+    for (size_t i = 0; i < array->items().size(); ++i) {
       std::string link_path = path_index(path, i);
-      JsonNode *node = json_array_get_element(array, i);
-      if (!JSON_NODE_HOLDS_OBJECT(node)) {
-        problem(link_path, std::string("a link must be an object, not ") + json::type_name(node));
+      const JsonValue *node = &array->items()[i];
+      if (!node->is(JsonValue::Kind::kObject)) {
+        problem(link_path, std::string("a link must be an object, not ") + node->type_name());
         continue;
       }
-      JsonObject *object = json_node_get_object(node);
+      const JsonValue *object = node;
       check_members(object, link_path, ObjectKind::kLink, "a link");
       auto from = string(object, link_path, "from", true);
       auto to = string(object, link_path, "to", true);
@@ -561,17 +527,15 @@ class Reader {
     return out;
   }
 
-  std::vector<EndpointDecl> endpoints(JsonObject *graph, const std::string &graph_path,
+  std::vector<EndpointDecl> endpoints(const JsonValue *graph, const std::string &graph_path,
                                       const char *name) {
     std::vector<EndpointDecl> out;
-    JsonObject *object = this->object(graph, graph_path, name);
+    const JsonValue *object = this->object(graph, graph_path, name);
     if (!object) {
       return out;
     }
     std::string path = path_member(graph_path, name);
-    GList *members = json_object_get_members(object);
-    for (GList *l = members; l; l = l->next) {
-      std::string end = static_cast<const char *>(l->data);
+    for (const auto &[end, end_value] : object->members()) {
       std::string end_path = path_member(path, end);
       if (!is_identifier(end)) {
         problem(end_path, "'" + end + "' is not an identifier");
@@ -582,31 +546,28 @@ class Reader {
         out.push_back(EndpointDecl{end, *target, at(end_path)});
       }
     }
-    g_list_free(members);
     return out;
   }
 
-  std::vector<SlotDecl> slots(JsonObject *root) {
+  std::vector<SlotDecl> slots(const JsonValue *root) {
     std::vector<SlotDecl> out;
-    JsonObject *object = this->object(root, "$", "slots");
+    const JsonValue *object = this->object(root, "$", "slots");
     if (!object) {
       return out;
     }
     std::string path = path_member(kRootPath, "slots");
-    GList *members = json_object_get_members(object);
-    for (GList *l = members; l; l = l->next) {
-      std::string name = static_cast<const char *>(l->data);
+    for (const auto &[name, name_value] : object->members()) {
       std::string slot_path = path_member(path, name);
-      JsonNode *node = json_object_get_member(object, name.c_str());
+      const JsonValue *node = &name_value;
       if (!is_identifier(name)) {
         problem(slot_path, "slot name '" + name + "' is not an identifier");
         continue;
       }
-      if (!JSON_NODE_HOLDS_OBJECT(node)) {
-        problem(slot_path, std::string("a slot must be an object, not ") + json::type_name(node));
+      if (!node->is(JsonValue::Kind::kObject)) {
+        problem(slot_path, std::string("a slot must be an object, not ") + node->type_name());
         continue;
       }
-      JsonObject *slot = json_node_get_object(node);
+      const JsonValue *slot = node;
       check_members(slot, slot_path, ObjectKind::kSlot, "a slot");
       SlotDecl decl;
       decl.name = name;
@@ -636,11 +597,11 @@ class Reader {
       }
       out.push_back(std::move(decl));
     }
-    g_list_free(members);
     return out;
   }
 
-  void graph(JsonObject *object, const std::string &path, GraphDecl &out, bool elements_required) {
+  void graph(const JsonValue *object, const std::string &path, GraphDecl &out,
+             bool elements_required) {
     out.origin = at(path);
     out.params = params(object, path);
     out.elements = elements(object, path, elements_required);
@@ -655,28 +616,26 @@ class Reader {
     }
   }
 
-  std::vector<TemplateDecl> templates(JsonObject *root) {
+  std::vector<TemplateDecl> templates(const JsonValue *root) {
     std::vector<TemplateDecl> out;
-    JsonObject *object = this->object(root, "$", "templates");
+    const JsonValue *object = this->object(root, "$", "templates");
     if (!object) {
       return out;
     }
     std::string path = path_member(kRootPath, "templates");
-    GList *members = json_object_get_members(object);
-    for (GList *l = members; l; l = l->next) {
-      std::string name = static_cast<const char *>(l->data);
+    for (const auto &[name, name_value] : object->members()) {
       std::string template_path = path_member(path, name);
-      JsonNode *node = json_object_get_member(object, name.c_str());
+      const JsonValue *node = &name_value;
       if (!is_identifier(name)) {
         problem(template_path, "template name '" + name + "' is not an identifier");
         continue;
       }
-      if (!JSON_NODE_HOLDS_OBJECT(node)) {
+      if (!node->is(JsonValue::Kind::kObject)) {
         problem(template_path,
-                std::string("a template must be an object, not ") + json::type_name(node));
+                std::string("a template must be an object, not ") + node->type_name());
         continue;
       }
-      JsonObject *decl_object = json_node_get_object(node);
+      const JsonValue *decl_object = node;
       check_members(decl_object, template_path, ObjectKind::kTemplate, "a template");
       TemplateDecl decl;
       decl.name = name;
@@ -688,7 +647,6 @@ class Reader {
       }
       out.push_back(std::move(decl));
     }
-    g_list_free(members);
     return out;
   }
 
@@ -705,54 +663,65 @@ DocumentPtr parse_document(std::string_view text, std::string file, Problems &pr
         file, "description is larger than " + std::to_string(kMaxDescriptionBytes) + " bytes");
     return nullptr;
   }
-  if (nesting_depth(text) > kMaxNesting) {
-    problems.add_in_file(
-        file, "objects and arrays nest deeper than " + std::to_string(kMaxNesting) + " levels");
-    return nullptr;
-  }
-  json::ParseError error;
-  json::NodePtr root = json::parse(text, &error);
-  if (!root) {
+  JsonTextError error;
+  JsonText json = parse_json(text, kMaxNesting, &error);
+  if (!json.root) {
     Problem problem;
     problem.file = std::move(file);
-    problem.line = error.line;
-    problem.column = error.column;
+    problem.line = error.at.line;
+    problem.column = error.at.column;
     problem.message = "invalid JSON: " + error.message;
     problems.add(std::move(problem));
     return nullptr;
   }
   auto doc = std::make_shared<Document>();
   doc->file = std::move(file);
-  doc->root = std::move(root);
-  doc->positions = PositionMap::scan(text);
+  doc->text = std::string(text);
+  doc->root = std::move(json.root);
+  doc->duplicate_members = json.duplicate_members;
   return doc;
 }
 
 DocumentPtr read_document(const std::filesystem::path &file, Problems &problems) {
-  std::ifstream in(file, std::ios::binary);
+  FILE *in = std::fopen(file.c_str(), "rb");
   if (!in) {
     problems.add_in_file(file.string(), "cannot read file: " + std::string(g_strerror(errno)));
     return nullptr;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_document(text.str(), file.string(), problems);
+  // One byte more than allowed is enough to know the file is too large, and
+  // keeps endless files (/dev/zero, /proc) from being read to the end.
+  std::string text;
+  char buffer[16384];
+  size_t size;
+  while (text.size() <= kMaxDescriptionBytes &&
+         (size = std::fread(buffer, 1, sizeof buffer, in)) > 0) {
+    text.append(buffer, size);
+  }
+  bool failed = std::ferror(in);
+  std::fclose(in);
+  if (failed) {
+    problems.add_in_file(file.string(), "cannot read file");
+    return nullptr;
+  }
+  return parse_document(text, file.string(), problems);
 }
 
 DescriptionDecl parse_description(const DocumentPtr &doc, Problems &problems) {
   DescriptionDecl out;
   out.doc = doc;
   Reader reader(doc, problems);
-  JsonNode *root = doc->root.get();
-  if (!JSON_NODE_HOLDS_OBJECT(root)) {
-    reader.problem(
-        "$", std::string("a description must be a JSON object, not ") + json::type_name(root));
+  const JsonValue *root = doc->root.get();
+  if (!root->is(JsonValue::Kind::kObject)) {
+    reader.problem("$",
+                   std::string("a description must be a JSON object, not ") + root->type_name());
     return out;
   }
-  JsonObject *object = json_node_get_object(root);
+  const JsonValue *object = root;
   reader.check_members(object, "$", ObjectKind::kDescription, "a description");
-  for (const auto &duplicate : doc->positions.duplicate_keys()) {
-    reader.problem(duplicate, "member appears twice in one object");
+  if (doc->duplicate_members) {
+    for (const auto &duplicate : doc->positions().duplicate_keys()) {
+      reader.problem(duplicate, "member appears twice in one object");
+    }
   }
   out.name = reader.string(object, "$", "name", true).value_or("");
   out.summary = reader.string(object, "$", "summary", true).value_or("");
@@ -761,21 +730,21 @@ DescriptionDecl parse_description(const DocumentPtr &doc, Problems &problems) {
   if (!out.name.empty() && !is_identifier(out.name)) {
     reader.problem("$.name", "name '" + out.name + "' is not an identifier");
   }
-  if (JsonArray *includes = reader.array(object, "$", "include")) {
-    for (guint i = 0; i < json_array_get_length(includes); ++i) {
+  if (const JsonValue *includes = reader.array(object, "$", "include")) {
+    for (size_t i = 0; i < includes->items().size(); ++i) {
       std::string path = path_index("$.include", i);
-      JsonNode *node = json_array_get_element(includes, i);
-      if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
-        reader.problem(
-            path, std::string("an include is a file name (string), not ") + json::type_name(node));
+      const JsonValue *node = &includes->items()[i];
+      if (!node->is(JsonValue::Kind::kString)) {
+        reader.problem(path,
+                       std::string("an include is a file name (string), not ") + node->type_name());
         continue;
       }
-      out.includes.push_back(IncludeDecl{json_node_get_string(node), reader.at(path)});
+      out.includes.push_back(IncludeDecl{node->string(), reader.at(path)});
     }
   }
   out.templates = reader.templates(object);
   // A file that only provides templates needs no elements.
-  bool library = out.templates.size() > 0 && !json_object_has_member(object, "elements");
+  bool library = out.templates.size() > 0 && !object->find("elements");
   reader.graph(object, "$", out, !library);
   out.slots = reader.slots(object);
   return out;

@@ -3,12 +3,13 @@
 // against GStreamer's registry.
 #pragma once
 
+#include "json_text.h"
 #include "positions.h"
-#include "util/json.h"
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,8 +21,15 @@ namespace livepipe::pipelines {
 // One JSON file as read.
 struct Document {
   std::string file;  // as named to the loader, for messages
-  json::NodePtr root;
-  PositionMap positions;
+  std::string text;
+  std::unique_ptr<JsonValue> root;
+  bool duplicate_members = false;  // some object has a member twice
+  // Where each path is in `text`, scanned the first time a problem needs it.
+  const PositionMap &positions() const;
+
+ private:
+  mutable std::once_flag scanned_;
+  mutable PositionMap positions_;
 };
 using DocumentPtr = std::shared_ptr<const Document>;
 
@@ -59,9 +67,10 @@ class Problems {
 // A typed value: what a param holds and what a property value is after
 // substitution.
 using Scalar = std::variant<std::string, int64_t, double, bool>;
-std::string to_text(const Scalar &value);                // canonical text: 42, 0.5, true, abc
-std::string to_display(const Scalar &value);             // for messages: strings quoted
-std::optional<Scalar> scalar_from_json(JsonNode *node);  // nullopt for null, objects, arrays
+std::string to_text(const Scalar &value);     // canonical text: 42, 0.5, true, abc
+std::string to_display(const Scalar &value);  // for messages: strings quoted
+std::optional<Scalar> scalar_from_json(
+    const JsonValue *value);  // nullopt for null, objects, arrays
 
 enum class ParamType { kString, kInt, kDouble, kBool, kEnum };
 const char *param_type_name(ParamType type);
@@ -82,8 +91,8 @@ struct ElementDecl {
   std::string id;
   std::string factory;        // a GStreamer factory (may hold ${param}), or
   std::string template_name;  // a template to instantiate
-  std::vector<std::pair<std::string, JsonNode *>> values;  // properties / template params
-  std::string values_path;                                 // JSON path of that object
+  std::vector<std::pair<std::string, const JsonValue *>> values;  // properties / template params
+  std::string values_path;                                        // JSON path of that object
   Origin origin;
 };
 

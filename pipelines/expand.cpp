@@ -142,6 +142,11 @@ class Expander {
                            Origin{decl.origin.doc, path_member(decl.origin.path, "from")});
       auto to = endpoint(decl.to, false, ids,
                          Origin{decl.origin.doc, path_member(decl.origin.path, "to")});
+      for (const auto &end : {from, to}) {
+        if (end) {
+          plan_.mentioned.insert(end->element);
+        }
+      }
       bool ok = from && to;
       if (decl.caps) {
         auto caps = scope.substitute_text(

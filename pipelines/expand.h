@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,9 @@ struct Plan {
   std::vector<PlannedSlot> slots;
   std::vector<PlannedEnd> inputs;  // a branch description's ghost pads
   std::vector<PlannedEnd> outputs;
+  // Element ids that links refer to, including links with a problem at their
+  // other end (so a typo in one end does not make the other look unused).
+  std::set<std::string> mentioned;
   const PlannedElement *element(std::string_view id) const;
 };
 

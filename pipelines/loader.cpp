@@ -5,6 +5,9 @@
 #include "expand.h"
 #include "params.h"
 
+#include <algorithm>
+#include <tuple>
+
 namespace livepipe::pipelines {
 
 Loader::Loader(std::vector<std::filesystem::path> include_dirs)
@@ -39,7 +42,10 @@ LoadResult Loader::load(const DocumentPtr &doc, Problems &problems,
   std::vector<GivenParam> given;
   Origin params_at{doc, path_member(kRootPath, "params")};
   for (const auto &[name, value] : options.params) {
-    given.push_back(GivenParam{name, Scalar(value), params_at});
+    // A value is reported at its param's declaration, when there is one.
+    Origin at =
+        description.param(name) ? Origin{doc, path_member(params_at.path, name)} : params_at;
+    given.push_back(GivenParam{name, Scalar(value), at});
   }
   Scope scope = Scope::resolve(description, given, params_at, options.placeholders, problems);
   auto plan = std::make_unique<Plan>(expand(description, scope, library, problems));
@@ -48,6 +54,11 @@ LoadResult Loader::load(const DocumentPtr &doc, Problems &problems,
     result.pipeline = build(checked, problems);
   }
   result.problems = problems.take();
+  // In reading order, file by file, whatever phase found them.
+  std::stable_sort(result.problems.begin(), result.problems.end(),
+                   [](const Problem &a, const Problem &b) {
+                     return std::tie(a.file, a.line, a.column) < std::tie(b.file, b.line, b.column);
+                   });
   return result;
 }
 

@@ -45,8 +45,11 @@ std::shared_ptr<Slot> Pipeline::slot_ptr(std::string_view name) const {
 }
 
 GstElement *Pipeline::find(std::string_view id) const {
-  GstPtr<GstElement> found(gst_bin_get_by_name(GST_BIN(element_.get()), std::string(id).c_str()));
-  return found.get();  // the bin keeps its own reference
+  GstElement *found = gst_bin_get_by_name(GST_BIN(element_.get()), std::string(id).c_str());
+  if (found) {
+    gst_object_unref(found);  // the bin keeps its own reference
+  }
+  return found;
 }
 
 void set_description_id(GstElement *element, const std::string &id) {

@@ -1,5 +1,6 @@
 #include "positions.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <unordered_set>
@@ -213,7 +214,24 @@ struct Container {
   bool is_object;
   std::string path;
   size_t next_index = 0;  // arrays: index of the next item
-  std::unordered_set<std::string> keys;
+  std::vector<std::string> few_keys;
+  std::unordered_set<std::string> many_keys;
+
+  // False when the object already has `key`. Small objects use a vector.
+  bool add_key(std::string key) {
+    constexpr size_t kFew = 32;
+    if (many_keys.empty() && few_keys.size() < kFew) {
+      if (std::find(few_keys.begin(), few_keys.end(), key) != few_keys.end()) {
+        return false;
+      }
+      few_keys.push_back(std::move(key));
+      return true;
+    }
+    if (many_keys.empty()) {
+      many_keys.insert(few_keys.begin(), few_keys.end());
+    }
+    return many_keys.insert(std::move(key)).second;
+  }
 };
 
 }  // namespace
@@ -272,7 +290,7 @@ PositionMap PositionMap::scan(std::string_view text) {
   std::vector<Container> stack;
 
   // Expecting a value whose path is `path`; records it and opens containers.
-  auto value = [&](const std::string &path, bool record) -> bool {
+  auto value = [&](std::string path, bool record) -> bool {
     cursor.skip_space();
     if (record) {
       map.positions_.insert_or_assign(path, cursor.position());
@@ -283,7 +301,7 @@ PositionMap PositionMap::scan(std::string_view text) {
         return false;
       }
       cursor.advance();
-      stack.push_back(Container{c == '{', path, 0, {}});
+      stack.push_back(Container{c == '{', std::move(path)});
       map.max_depth_ = std::max(map.max_depth_, static_cast<int>(stack.size()));
       return true;
     }
@@ -303,7 +321,7 @@ PositionMap PositionMap::scan(std::string_view text) {
     }
     Container &top = stack.back();
     std::string path = path_member(top.path, *key);
-    if (!top.keys.insert(*key).second) {
+    if (!top.add_key(std::move(*key))) {
       map.duplicates_.push_back(path);
     }
     map.positions_.insert_or_assign(path, at);
@@ -312,13 +330,13 @@ PositionMap PositionMap::scan(std::string_view text) {
       return false;
     }
     cursor.advance();
-    return value(path, false);
+    return value(std::move(path), false);
   };
 
   auto item = [&]() -> bool {
     Container &top = stack.back();
-    std::string path = path_index(top.path, top.next_index++);
-    return value(path, true);
+    size_t index = top.next_index++;
+    return value(path_index(top.path, index), true);
   };
 
   if (!value(std::string(kRootPath), true)) {

@@ -1,5 +1,6 @@
 #include "slot.h"
 
+#include "pads.h"
 #include "util/maincontext.h"
 
 #include <gst/video/video.h>
@@ -13,63 +14,14 @@ namespace {
 // The one unlinked pad of `element` in `direction`, or null when there is
 // none or more than one.
 GstPtr<GstPad> sole_free_pad(GstElement *element, GstPadDirection direction, std::string *why) {
-  GstPtr<GstPad> found;
-  int count = 0;
-  GstIterator *it = direction == GST_PAD_SRC ? gst_element_iterate_src_pads(element)
-                                             : gst_element_iterate_sink_pads(element);
-  GValue item = G_VALUE_INIT;
-  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
-    auto *pad = GST_PAD(g_value_get_object(&item));
-    if (!gst_pad_is_linked(pad)) {
-      ++count;
-      found = ref(pad);
-    }
-    g_value_reset(&item);
-  }
-  g_value_unset(&item);
-  gst_iterator_free(it);
-  const char *side = direction == GST_PAD_SRC ? "src" : "sink";
-  if (count != 1) {
-    *why = std::string("a branch needs exactly one unlinked ") + side + " pad; it has " +
-           std::to_string(count);
+  auto pads = unlinked_pads(element, direction);
+  if (pads.size() != 1) {
+    *why = std::string("a branch needs exactly one unlinked ") +
+           (direction == GST_PAD_SRC ? "src" : "sink") + " pad; it has " +
+           std::to_string(pads.size());
     return nullptr;
   }
-  return found;
-}
-
-GstPadTemplate *request_template(GstElement *element, GstPadDirection direction) {
-  for (GList *l = gst_element_class_get_pad_template_list(GST_ELEMENT_GET_CLASS(element)); l;
-       l = l->next) {
-    auto *templ = GST_PAD_TEMPLATE(l->data);
-    if (GST_PAD_TEMPLATE_DIRECTION(templ) == direction &&
-        GST_PAD_TEMPLATE_PRESENCE(templ) == GST_PAD_REQUEST) {
-      return templ;
-    }
-  }
-  return nullptr;
-}
-
-// Every sink element inside `element` (itself when it is one).
-std::vector<GstPtr<GstElement>> sinks_of(GstElement *element) {
-  std::vector<GstPtr<GstElement>> out;
-  if (!GST_IS_BIN(element)) {
-    if (GST_OBJECT_FLAG_IS_SET(element, GST_ELEMENT_FLAG_SINK)) {
-      out.push_back(ref(element));
-    }
-    return out;
-  }
-  GstIterator *it = gst_bin_iterate_recurse(GST_BIN(element));
-  GValue item = G_VALUE_INIT;
-  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
-    auto *child = GST_ELEMENT(g_value_get_object(&item));
-    if (!GST_IS_BIN(child) && GST_OBJECT_FLAG_IS_SET(child, GST_ELEMENT_FLAG_SINK)) {
-      out.push_back(ref(child));
-    }
-    g_value_reset(&item);
-  }
-  g_value_unset(&item);
-  gst_iterator_free(it);
-  return out;
+  return std::move(pads.front());
 }
 
 // Shared by the probes and the timeout of one detach.
@@ -201,7 +153,7 @@ void Slot::detach(const BranchPtr &branch, DetachOptions options) {
         } else {
           gst_pad_unlink(branch.branch_pad_.get(), branch.slot_pad_.get());
         }
-        auto sinks = fan_out && job->options.drain ? sinks_of(branch.element_.get())
+        auto sinks = fan_out && job->options.drain ? sink_elements(branch.element_.get())
                                                    : std::vector<GstPtr<GstElement>>{};
         if (sinks.empty()) {
           SlotAccess::finish(job);

@@ -1,5 +1,7 @@
 #include "status.h"
 
+#include "pads.h"
+
 #include <cinttypes>
 #include <cstdio>
 #include <deque>
@@ -25,38 +27,6 @@ bool carries_frames(GstPad *pad) {
     }
   }
   return false;
-}
-
-std::vector<GstPtr<GstElement>> sink_elements(GstElement *pipeline) {
-  std::vector<GstPtr<GstElement>> out;
-  if (!GST_IS_BIN(pipeline)) {
-    return out;
-  }
-  GstIterator *it = gst_bin_iterate_recurse(GST_BIN(pipeline));
-  GValue item = G_VALUE_INIT;
-  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
-    auto *element = GST_ELEMENT(g_value_get_object(&item));
-    if (!GST_IS_BIN(element) && GST_OBJECT_FLAG_IS_SET(element, GST_ELEMENT_FLAG_SINK)) {
-      out.push_back(ref(element));
-    }
-    g_value_reset(&item);
-  }
-  g_value_unset(&item);
-  gst_iterator_free(it);
-  return out;
-}
-
-std::vector<GstPtr<GstPad>> sink_pads(GstElement *element) {
-  std::vector<GstPtr<GstPad>> out;
-  GstIterator *it = gst_element_iterate_sink_pads(element);
-  GValue item = G_VALUE_INIT;
-  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
-    out.push_back(ref(GST_PAD(g_value_get_object(&item))));
-    g_value_reset(&item);
-  }
-  g_value_unset(&item);
-  gst_iterator_free(it);
-  return out;
 }
 
 uint64_t buffer_bytes(GstPadProbeInfo *info) {

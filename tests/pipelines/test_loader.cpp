@@ -652,16 +652,15 @@ BOOST_AUTO_TEST_CASE(the_schema_lists_the_members_the_loader_accepts) {
   auto doc =
       pipelines::read_document(source_dir() / "pipelines" / "description.schema.json", problems);
   BOOST_REQUIRE(doc);
-  JsonObject *root = json_node_get_object(doc->root.get());
-  JsonObject *defs = json_object_get_object_member(root, "$defs");
-  auto members = [&](JsonObject *object) {
+  const pipelines::JsonValue *root = doc->root.get();
+  const pipelines::JsonValue *defs = root->find("$defs");
+  BOOST_REQUIRE(defs);
+  auto members = [&](const pipelines::JsonValue *object) {
     std::vector<std::string> names;
-    JsonObject *properties = json_object_get_object_member(object, "properties");
-    GList *list = json_object_get_members(properties);
-    for (GList *l = list; l; l = l->next) {
-      names.push_back(static_cast<const char *>(l->data));
+    BOOST_REQUIRE(object && object->find("properties"));
+    for (const auto &[name, value] : object->find("properties")->members()) {
+      names.push_back(name);
     }
-    g_list_free(list);
     std::sort(names.begin(), names.end());
     return names;
   };
@@ -672,17 +671,16 @@ BOOST_AUTO_TEST_CASE(the_schema_lists_the_members_the_loader_accepts) {
   };
   using pipelines::ObjectKind;
   BOOST_TEST(members(root) == known(ObjectKind::kDescription), boost::test_tools::per_element());
-  BOOST_TEST(members(json_object_get_object_member(defs, "param")) == known(ObjectKind::kParam),
+  BOOST_TEST(members(defs->find("param")) == known(ObjectKind::kParam),
              boost::test_tools::per_element());
-  BOOST_TEST(members(json_object_get_object_member(defs, "element")) == known(ObjectKind::kElement),
+  BOOST_TEST(members(defs->find("element")) == known(ObjectKind::kElement),
              boost::test_tools::per_element());
-  BOOST_TEST(members(json_object_get_object_member(defs, "link")) == known(ObjectKind::kLink),
+  BOOST_TEST(members(defs->find("link")) == known(ObjectKind::kLink),
              boost::test_tools::per_element());
-  BOOST_TEST(members(json_object_get_object_member(defs, "slot")) == known(ObjectKind::kSlot),
+  BOOST_TEST(members(defs->find("slot")) == known(ObjectKind::kSlot),
              boost::test_tools::per_element());
-  BOOST_TEST(
-      members(json_object_get_object_member(defs, "template")) == known(ObjectKind::kTemplate),
-      boost::test_tools::per_element());
+  BOOST_TEST(members(defs->find("template")) == known(ObjectKind::kTemplate),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
