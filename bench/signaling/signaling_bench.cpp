@@ -187,6 +187,9 @@ class Load {
   Load() {
     session_ = soup_session_new_with_options("max-conns", 100000, "max-conns-per-host", 100000,
                                              "timeout", 60, nullptr);
+    // Both servers are measured without permessage-deflate (ws_relay_peer.js
+    // turns it off; livepipe does not offer it), so neither side compresses.
+    soup_session_remove_feature_by_type(session_, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
   }
   ~Load() {
     close_all();
@@ -223,7 +226,8 @@ class Load {
       g_object_unref(msg);
       // Keep the handshakes flowing rather than queueing thousands at once.
       if (i % 200 == 199) {
-        iterate_until([&] { return welcomed() + failed_ >= i + 1 - 100; }, std::chrono::seconds(60));
+        iterate_until([&] { return welcomed() + failed_ >= i + 1 - 100; },
+                      std::chrono::seconds(60));
       }
     }
     return iterate_until([&] { return welcomed() + failed_ >= int(conns_.size()); },
@@ -350,8 +354,8 @@ Result run(Process &server, const std::string &base, const Protocol &protocol, i
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   result.server_cpu = (server.cpu_seconds() - cpu_before) / seconds;
   if (!all) {
-    std::fprintf(stderr, "%s: only %ld of %ld messages arrived\n", protocol.name,
-                 load.relayed(), per_sender * kPairs);
+    std::fprintf(stderr, "%s: only %ld of %ld messages arrived\n", protocol.name, load.relayed(),
+                 per_sender * kPairs);
     std::exit(1);
   }
   result.messages_per_second = double(per_sender * kPairs) / seconds;
@@ -359,18 +363,20 @@ Result run(Process &server, const std::string &base, const Protocol &protocol, i
 }
 
 void print(const char *server, const char *protocol, int connections, const Result &r) {
-  std::printf("%-22s %-29s %6d conns: %5.1f KB/conn, RSS %4ld MB | relay %7.0f msg/s using "
-              "%.2f server cores = %7.0f msg/s per core\n",
-              server, protocol, connections, r.kb_per_connection, r.rss_mb, r.messages_per_second,
-              r.server_cpu, r.messages_per_second / std::max(r.server_cpu, 0.01));
+  std::printf(
+      "%-22s %-29s %6d conns: %5.1f KB/conn, RSS %4ld MB | relay %7.0f msg/s using "
+      "%.2f server cores = %7.0f msg/s per core\n",
+      server, protocol, connections, r.kb_per_connection, r.rss_mb, r.messages_per_second,
+      r.server_cpu, r.messages_per_second / std::max(r.server_cpu, 0.01));
 }
 
 }  // namespace
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: signaling_bench LIVEPIPE [--connections N] [--messages M] "
-                         "[--peer-dir DIR]\n");
+    std::fprintf(stderr,
+                 "usage: signaling_bench LIVEPIPE [--connections N] [--messages M] "
+                 "[--peer-dir DIR]\n");
     return 2;
   }
   std::string livepipe = argv[1];
@@ -406,10 +412,11 @@ int main(int argc, char **argv) {
   // A fresh server for each protocol, so memory is measured from a clean start.
   for (auto [protocol, result] : {std::pair{&v1, &ours_v1}, std::pair{&gst, &ours_gst}}) {
     int port = free_port();
-    Process serve({livepipe, "serve", "--config", config, "--listen",
-                   "127.0.0.1:" + std::to_string(port)},
-                  "livepipe: serving");
-    *result = run(serve, "ws://127.0.0.1:" + std::to_string(port), *protocol, connections, messages);
+    Process serve(
+        {livepipe, "serve", "--config", config, "--listen", "127.0.0.1:" + std::to_string(port)},
+        "livepipe: serving");
+    *result =
+        run(serve, "ws://127.0.0.1:" + std::to_string(port), *protocol, connections, messages);
     print("livepipe serve", protocol->name, connections, *result);
   }
   std::string peer_script = peer_dir + "/ws_relay_peer.js";
@@ -421,11 +428,12 @@ int main(int argc, char **argv) {
     Process node({"node", peer_script, std::to_string(port)}, "listening");
     peer_gst = run(node, "ws://127.0.0.1:" + std::to_string(port) + "", gst, connections, messages);
     print("node ws relay (peer)", gst.name, connections, peer_gst);
-    std::printf("ratio livepipe/peer: memory per connection %.2fx (lower is better), relay "
-                "per server core %.2fx (higher is better)\n",
-                ours_gst.kb_per_connection / peer_gst.kb_per_connection,
-                (ours_gst.messages_per_second / std::max(ours_gst.server_cpu, 0.01)) /
-                    (peer_gst.messages_per_second / std::max(peer_gst.server_cpu, 0.01)));
+    std::printf(
+        "ratio livepipe/peer: memory per connection %.2fx (lower is better), relay "
+        "per server core %.2fx (higher is better)\n",
+        ours_gst.kb_per_connection / peer_gst.kb_per_connection,
+        (ours_gst.messages_per_second / std::max(ours_gst.server_cpu, 0.01)) /
+            (peer_gst.messages_per_second / std::max(peer_gst.server_cpu, 0.01)));
   }
   g_remove(config.c_str());
   g_rmdir(dir);
