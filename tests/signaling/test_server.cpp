@@ -276,6 +276,41 @@ BOOST_AUTO_TEST_CASE(gstreamer_examples_protocol_session_and_room) {
   BOOST_REQUIRE(callee.wait_closed());
 }
 
+BOOST_AUTO_TEST_CASE(tls_serves_https) {
+  gchar *dir = g_dir_make_tmp("livepipe-tls-XXXXXX", nullptr);
+  std::string cert = std::string(dir) + "/cert.pem", key = std::string(dir) + "/key.pem";
+  std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+      "-keyout " +
+      key + " -out " + cert + " 2>/dev/null";
+  BOOST_REQUIRE_EQUAL(std::system(command.c_str()), 0);
+  {
+    Config config;
+    config.tls_cert = cert;
+    config.tls_key = key;
+    ServerFixture f(config);
+    BOOST_TEST(f.http().rfind("https://127.0.0.1:", 0) == 0u);
+    auto health = http_request("GET", f.http("healthz"), "", true);
+    BOOST_TEST(health.status == 200u);
+    BOOST_TEST(health.body == R"({"status":"ok"})");
+    // Plain HTTP is not answered on a TLS port.
+    std::string plain = "http://" + f.http().substr(8) + "healthz";
+    BOOST_TEST(http_request("GET", plain).status != 200u);
+  }
+  Config broken;
+  broken.tls_cert = key;  // a key is not a certificate
+  broken.tls_key = key;
+  Logger log{false, stderr, LogLevel::kWarn};
+  Server server(broken, log);
+  std::string error;
+  BOOST_TEST(!server.start(&error));
+  BOOST_TEST(error.rfind("TLS certificate: ", 0) == 0u, error);
+  g_remove(cert.c_str());
+  g_remove(key.c_str());
+  g_rmdir(dir);
+  g_free(dir);
+}
+
 // --- the `livepipe serve` process ---
 
 namespace {
