@@ -27,6 +27,7 @@
 #include <glib/gstdio.h>
 
 #include <memory>
+#include <stdexcept>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -64,7 +65,15 @@ struct Process {
   GPid pid = 0;
   int out = -1;
 
-  Process(const std::vector<std::string> &args, const std::string &ready) {
+  Process(const std::vector<std::string> &args, const std::string &ready,
+          std::chrono::seconds timeout = std::chrono::seconds(15)) {
+    spawn(args);
+    wait_for(ready, timeout);
+  }
+  explicit Process(const std::vector<std::string> &args) { spawn(args); }
+
+  void spawn(const std::vector<std::string> &args) {
+    name = args[0];
     std::vector<char *> argv;
     for (const auto &a : args) {
       argv.push_back(const_cast<char *>(a.c_str()));
@@ -75,22 +84,28 @@ struct Process {
                                   GSpawnFlags(G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
                                               G_SPAWN_STDERR_TO_DEV_NULL),
                                   nullptr, nullptr, &pid, nullptr, &out, nullptr, &error)) {
-      std::fprintf(stderr, "cannot start %s: %s\n", args[0].c_str(), error->message);
-      std::exit(1);
+      throw std::runtime_error("cannot start " + args[0] + ": " + error->message);
     }
+  }
+
+  void wait_for(const std::string &ready, std::chrono::seconds timeout) {
     std::string seen;
     char c;
-    auto deadline = Clock::now() + std::chrono::seconds(15);
+    auto deadline = Clock::now() + timeout;
     while (seen.find(ready) == std::string::npos && Clock::now() < deadline) {
-      if (read(out, &c, 1) == 1) {
+      GPollFD poll{out, G_IO_IN, 0};
+      if (g_poll(&poll, 1, 100) > 0) {
+        if (read(out, &c, 1) != 1) {
+          break;
+        }
         seen += c;
       }
     }
     if (seen.find(ready) == std::string::npos) {
-      std::fprintf(stderr, "%s did not become ready\n", args[0].c_str());
-      std::exit(1);
+      throw std::runtime_error(name + " did not become ready: " + seen);
     }
   }
+  std::string name;
   ~Process() {
     kill(pid, SIGTERM);
     int status = 0;
@@ -186,7 +201,7 @@ class Load {
  public:
   Load() {
     session_ = soup_session_new_with_options("max-conns", 100000, "max-conns-per-host", 100000,
-                                             "timeout", 60, nullptr);
+                                             "timeout", 600, nullptr);
     // Both servers are measured without permessage-deflate (ws_relay_peer.js
     // turns it off; livepipe does not offer it), so neither side compresses.
     soup_session_remove_feature_by_type(session_, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
@@ -231,7 +246,7 @@ class Load {
       }
     }
     return iterate_until([&] { return welcomed() + failed_ >= int(conns_.size()); },
-                         std::chrono::seconds(120)) &&
+                         std::chrono::seconds(600)) &&
            failed_ == 0;
   }
 
@@ -305,8 +320,11 @@ struct Result {
   double kb_per_connection = 0;
   long rss_mb = 0;
   double messages_per_second = 0;
-  double server_cpu = 0;  // cores used while relaying
+  double server_cpu = 0;       // cores used while relaying
+  double connect_seconds = 0;  // to open all idle connections
 };
+
+std::string self_path;
 
 Result run(Process &server, const std::string &base, const Protocol &protocol, int connections,
            long messages) {
@@ -315,22 +333,33 @@ Result run(Process &server, const std::string &base, const Protocol &protocol, i
   Load::current_ = &load;
   iterate_until([] { return false; }, std::chrono::seconds(1));
   long before = server.rss_kb();
-  if (!load.open(base + protocol.path, protocol, connections, 0)) {
-    std::fprintf(stderr, "%s: only %d of %d connections were accepted\n", protocol.name,
-                 load.welcomed(), connections);
-    std::exit(1);
+  {
+    // Idle connections come from several client processes: one GLib main
+    // context polls all its sockets on every wake-up, so one client holding
+    // ten thousand would measure itself rather than the server.
+    constexpr int kClients = 5;
+    std::vector<std::unique_ptr<Process>> clients;
+    for (int c = 0; c < kClients; ++c) {
+      int count = connections / kClients + (c < connections % kClients ? 1 : 0);
+      clients.push_back(std::make_unique<Process>(
+          std::vector<std::string>{self_path, "--client", base + protocol.path,
+                                   protocol.path == std::string("/ws") ? "v1" : "gst",
+                                   std::to_string(count), std::to_string(c * 1000000)}));
+    }
+    auto start = Clock::now();
+    for (auto &client : clients) {
+      client->wait_for("ready", std::chrono::seconds(1800));
+    }
+    result.connect_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    iterate_until([] { return false; }, std::chrono::seconds(2));
+    long after = server.rss_kb();
+    result.rss_mb = after / 1024;
+    result.kb_per_connection = double(after - before) / connections;
   }
-  iterate_until([] { return false; }, std::chrono::seconds(2));
-  long after = server.rss_kb();
-  result.rss_mb = after / 1024;
-  result.kb_per_connection = double(after - before) / connections;
-  load.close_all();
-
   // Relay: 4 senders, each to its own receiver, all in one room.
   constexpr int kPairs = 4;
   if (!load.open(base + protocol.path, protocol, 2 * kPairs, 100000) || !load.join_all()) {
-    std::fprintf(stderr, "%s: relay set-up failed\n", protocol.name);
-    std::exit(1);
+    throw std::runtime_error(std::string(protocol.name) + ": relay set-up failed");
   }
   std::string payload(200, 'a');
   auto &conns = load.conns();
@@ -364,13 +393,16 @@ Result run(Process &server, const std::string &base, const Protocol &protocol, i
 
 void print(const char *server, const char *protocol, int connections, const Result &r) {
   std::printf(
-      "%-22s %-29s %6d conns: %5.1f KB/conn, RSS %4ld MB | relay %7.0f msg/s using "
-      "%.2f server cores = %7.0f msg/s per core\n",
-      server, protocol, connections, r.kb_per_connection, r.rss_mb, r.messages_per_second,
-      r.server_cpu, r.messages_per_second / std::max(r.server_cpu, 0.01));
+      "%-22s %-29s %6d conns (opened in %.0f s): %5.1f KB/conn, RSS %4ld MB | relay %7.0f "
+      "msg/s using %.2f server cores = %7.0f msg/s per core\n",
+      server, protocol, connections, r.connect_seconds, r.kb_per_connection, r.rss_mb,
+      r.messages_per_second, r.server_cpu, r.messages_per_second / std::max(r.server_cpu, 0.01));
+  std::fflush(stdout);
 }
 
 }  // namespace
+
+int bench(const std::string &livepipe, int connections, long messages, const std::string &peer_dir);
 
 int main(int argc, char **argv) {
   if (argc < 2) {
@@ -378,6 +410,25 @@ int main(int argc, char **argv) {
                  "usage: signaling_bench LIVEPIPE [--connections N] [--messages M] "
                  "[--peer-dir DIR]\n");
     return 2;
+  }
+  self_path = argv[0];
+  if (!std::strcmp(argv[1], "--client") && argc == 6) {
+    // Client mode: hold N idle connections until terminated.
+    rlimit limit{};
+    getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    Protocol protocol = std::strcmp(argv[3], "v1") == 0 ? v1_protocol() : gst_protocol();
+    Load load;
+    Load::current_ = &load;
+    if (!load.open(argv[2], protocol, std::atoi(argv[4]), std::atoi(argv[5]))) {
+      std::printf("failed: %d welcomed\n", load.welcomed());
+      return 1;
+    }
+    std::printf("ready\n");
+    std::fflush(stdout);
+    iterate_until([] { return false; }, std::chrono::seconds(3600));
+    return 0;
   }
   std::string livepipe = argv[1];
   int connections = 10000;
@@ -402,6 +453,16 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  try {
+    return bench(livepipe, connections, messages, peer_dir);
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "signaling_bench: %s\n", e.what());
+    return 1;
+  }
+}
+
+int bench(const std::string &livepipe, int connections, long messages,
+          const std::string &peer_dir) {
   gchar *dir = g_dir_make_tmp("livepipe-bench-XXXXXX", nullptr);
   std::string config = std::string(dir) + "/serve.json";
   std::ofstream(config) << R"({"limits": {"connections": 100000, "messagesPerSecond": 1000000,
