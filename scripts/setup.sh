@@ -18,7 +18,7 @@ packages=(
   libsoup-3.0-dev libjson-glib-dev libsqlite3-dev glib-networking
   # tests
   libboost-test-dev ffmpeg graphviz valgrind iproute2 procps psmisc
-  nginx-light libnginx-mod-rtmp coturn chromium
+  nginx-light libnginx-mod-rtmp coturn chromium openssl
 )
 
 missing=()
@@ -59,4 +59,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [[ -f "$root/tests/browser/package.json" && ! -d "$root/tests/browser/node_modules/playwright-core" ]]; then
   echo "setup: installing browser test dependencies (npm)"
   (cd "$root/tests/browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
+fi
+
+# The signaling benchmark's comparison peer (a Node.js ws relay), pinned in
+# bench/signaling/package-lock.json.
+if [[ -f "$root/bench/signaling/package.json" && ! -d "$root/bench/signaling/node_modules/ws" ]]; then
+  echo "setup: installing benchmark dependencies (npm)"
+  (cd "$root/bench/signaling" && npm ci --no-audit --no-fund --silent)
 fi

@@ -635,6 +635,9 @@ bool Server::start(std::string *error) {
     g_object_unref(certificate);
   }
   SoupServer *server = s.soup.get();
+  // permessage-deflate keeps a zlib state of a few hundred KB per connection;
+  // signaling messages are small, and memory per idle peer matters more.
+  soup_server_remove_websocket_extension(server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
   soup_server_add_handler(server, "/ws", Impl::ws_http, &s, nullptr);
   soup_server_add_websocket_handler(server, "/ws", nullptr, nullptr, Impl::ws_v1, &s, nullptr);
   soup_server_add_websocket_handler(server, "/ws/gst", nullptr, nullptr, Impl::ws_gst, &s, nullptr);
@@ -651,9 +654,20 @@ bool Server::start(std::string *error) {
   }
   GSocketAddress *socket_address = g_inet_socket_address_new(address, s.config.port);
   g_object_unref(address);
-  gboolean ok = soup_server_listen(
-      server, socket_address,
-      s.config.tls() ? SOUP_SERVER_LISTEN_HTTPS : static_cast<SoupServerListenOptions>(0), &gerror);
+  // Our own socket for a long accept queue: with the default of 10, a burst of
+  // connecting peers overflows it and their retried SYNs wait for seconds.
+  GSocket *socket = g_socket_new(g_socket_address_get_family(socket_address), G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, &gerror);
+  gboolean ok = socket != nullptr;
+  if (ok) {
+    g_socket_set_listen_backlog(socket, 4096);
+    ok = g_socket_bind(socket, socket_address, TRUE, &gerror) && g_socket_listen(socket, &gerror) &&
+         soup_server_listen_socket(
+             server, socket,
+             s.config.tls() ? SOUP_SERVER_LISTEN_HTTPS : static_cast<SoupServerListenOptions>(0),
+             &gerror);
+    g_object_unref(socket);
+  }
   g_object_unref(socket_address);
   if (!ok) {
     *error = "cannot listen on " + s.config.host + ":" + std::to_string(s.config.port) + ": " +

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <thread>
 
 using namespace livepipe;
 using namespace livepipe::signaling;
@@ -274,6 +275,96 @@ BOOST_AUTO_TEST_CASE(gstreamer_examples_protocol_session_and_room) {
   // Hanging up ends the session for the other side too.
   caller.close();
   BOOST_REQUIRE(callee.wait_closed());
+}
+
+namespace {
+
+// A client frame: FIN + text opcode, masked as RFC 6455 requires of clients.
+std::string masked_text_frame(const std::string &payload) {
+  std::string frame = "\x81";
+  frame += static_cast<char>(0x80 | payload.size());  // payloads here are < 126 bytes
+  const char mask[4] = {0x12, 0x34, 0x56, 0x78};
+  frame.append(mask, 4);
+  for (size_t i = 0; i < payload.size(); ++i) {
+    frame += static_cast<char>(payload[i] ^ mask[i % 4]);
+  }
+  return frame;
+}
+
+}  // namespace
+
+// A peer that completes the handshake, joins, then never answers a ping.
+BOOST_AUTO_TEST_CASE(dead_peers_time_out_and_the_room_is_told) {
+  Config config;
+  config.keepalive_interval_seconds = 1;
+  config.keepalive_timeout_seconds = 2;
+  ServerFixture f(config);
+  WsClient alice;
+  BOOST_REQUIRE(alice.connect(f.ws("/ws")));
+  hello_and_join(alice, "blue", "alice");
+
+  GSocketClient *client = g_socket_client_new();
+  GSocketConnection *connection = g_socket_client_connect_to_host(
+      client, ("127.0.0.1:" + std::to_string(f.server->port())).c_str(), 0, nullptr, nullptr);
+  BOOST_REQUIRE(connection);
+  GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(connection));
+  std::string request =
+      "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" +
+      masked_text_frame(R"({"type":"hello","name":"ghost"})") +
+      masked_text_frame(R"({"type":"join","room":"blue"})");
+  // Written from a thread so this one keeps serving the in-process server.
+  bool written = false;
+  std::thread writer([&] {
+    written =
+        g_output_stream_write_all(out, request.data(), request.size(), nullptr, nullptr, nullptr);
+  });
+  expect(alice, "peer-joined");
+  writer.join();
+  BOOST_REQUIRE(written);
+  // From here on the ghost reads nothing and answers no ping.
+  auto left = expect(alice, "peer-left");
+  BOOST_TEST(member(left, "reason") == "timeout");
+  BOOST_TEST(
+      http_request("GET", f.http("metrics")).body.find("livepipe_signaling_timeouts_total 1") !=
+      std::string::npos);
+  g_object_unref(connection);
+  g_object_unref(client);
+}
+
+BOOST_AUTO_TEST_CASE(tls_serves_https) {
+  gchar *dir = g_dir_make_tmp("livepipe-tls-XXXXXX", nullptr);
+  std::string cert = std::string(dir) + "/cert.pem", key = std::string(dir) + "/key.pem";
+  std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+      "-keyout " +
+      key + " -out " + cert + " 2>/dev/null";
+  BOOST_REQUIRE_EQUAL(std::system(command.c_str()), 0);
+  {
+    Config config;
+    config.tls_cert = cert;
+    config.tls_key = key;
+    ServerFixture f(config);
+    BOOST_TEST(f.http().rfind("https://127.0.0.1:", 0) == 0u);
+    auto health = http_request("GET", f.http("healthz"), "", true);
+    BOOST_TEST(health.status == 200u);
+    BOOST_TEST(health.body == R"({"status":"ok"})");
+    // Plain HTTP is not answered on a TLS port.
+    std::string plain = "http://" + f.http().substr(8) + "healthz";
+    BOOST_TEST(http_request("GET", plain).status != 200u);
+  }
+  Config broken;
+  broken.tls_cert = key;  // a key is not a certificate
+  broken.tls_key = key;
+  Logger log{false, stderr, LogLevel::kWarn};
+  Server server(broken, log);
+  std::string error;
+  BOOST_TEST(!server.start(&error));
+  BOOST_TEST(error.rfind("TLS certificate: ", 0) == 0u, error);
+  g_remove(cert.c_str());
+  g_remove(key.c_str());
+  g_rmdir(dir);
+  g_free(dir);
 }
 
 // --- the `livepipe serve` process ---

@@ -16,10 +16,17 @@ struct HttpReply {
   std::string content_type;
 };
 
+// `accept_any_certificate` is for test servers with self-signed certificates.
 inline HttpReply http_request(const std::string &method, const std::string &url,
-                              const std::string &bearer = "") {
+                              const std::string &bearer = "", bool accept_any_certificate = false) {
   SoupSession *session = soup_session_new();
   SoupMessage *msg = soup_message_new(method.c_str(), url.c_str());
+  if (accept_any_certificate) {
+    g_signal_connect(msg, "accept-certificate",
+                     G_CALLBACK(+[](SoupMessage *, GTlsCertificate *, GTlsCertificateFlags,
+                                    gpointer) -> gboolean { return TRUE; }),
+                     nullptr);
+  }
   if (!bearer.empty()) {
     soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization",
                                  ("Bearer " + bearer).c_str());
