@@ -24,7 +24,8 @@ constexpr Command kCommands[] = {
     {"token", livepipe::apps::cmd_token, "mint an access token for the service"},
     {"record", livepipe::apps::cmd_record, "record a source into crash-safe segments"},
     {"whip-publish", livepipe::apps::cmd_whip_publish, "publish a test source or a file over WHIP"},
-    {"whep-play", livepipe::apps::cmd_whep_play, "play a stream over WHEP, print timing and frames"},
+    {"whep-play", livepipe::apps::cmd_whep_play,
+     "play a stream over WHEP, print timing and frames"},
     {"replay", livepipe::apps::cmd_replay, "clip a recording or turn it into HLS"},
 };
 
