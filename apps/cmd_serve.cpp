@@ -4,6 +4,9 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "service.h"
+
+#include "cli.h"
 
 #include <glib-unix.h>
 #include <sys/resource.h>
@@ -23,7 +26,8 @@ void print_usage(FILE *out) {
                "\n"
                "Runs the signaling service: rooms over WebSocket (/ws, and /ws/gst for\n"
                "GStreamer's webrtc examples), the web page at /, /healthz, /metrics and the\n"
-               "admin API under /api/v1. Defaults: 127.0.0.1:8080, no TLS, no tokens.\n"
+               "admin API under /api/v1, WHIP ingest at /whip/{stream} and WHEP playback at\n"
+               "/whep/{stream}. Defaults: 127.0.0.1:8080, no TLS, no tokens.\n"
                "\n"
                "  --config FILE      JSON configuration (docs/configuration.md)\n"
                "  --listen IP:PORT   listen address, overrides the config (port 0: any free)\n"
@@ -110,6 +114,7 @@ int cmd_serve(int argc, char **argv) {
   GMainLoop *loop = g_main_loop_new(nullptr, FALSE);
   int status = kExitOk;
   {
+    const signaling::Config media_config = config;
     signaling::Server server(std::move(config), log);
     std::string error;
     if (!server.start(&error)) {
@@ -117,9 +122,26 @@ int cmd_serve(int argc, char **argv) {
       g_main_loop_unref(loop);
       return kExitRuntime;
     }
+    // WHIP/WHEP streams: the configured description is a preset name or a file.
+    signaling::media::MediaOptions media;
+    std::filesystem::path description = media_config.media.description;
+    media.description = description.has_extension()
+                            ? description
+                            : presets_dir() / (media_config.media.description + ".json");
+    media.include_dirs = {presets_dir()};
+    media.idle_timeout_seconds = media_config.media.idle_timeout_seconds;
+    media.max_streams = media_config.media.max_streams;
+    media.max_viewers_per_stream = media_config.media.max_viewers_per_stream;
+    media.ice_addresses = media_config.media.ice_addresses;
+    signaling::media::MediaService streams(media_config, media, log);
+    streams.install(server.soup_server());
+    server.add_metrics([&streams] { return streams.metrics(); });
     std::printf("livepipe: serving %s\n", server.url().c_str());
     std::fflush(stdout);
-    std::function<void()> stop = [&] { server.shutdown([loop] { g_main_loop_quit(loop); }); };
+    std::function<void()> stop = [&] {
+      streams.end_all("server shutting down");
+      server.shutdown([loop] { g_main_loop_quit(loop); });
+    };
     guint sigint = g_unix_signal_add(SIGINT, on_signal, &stop);
     guint sigterm = g_unix_signal_add(SIGTERM, on_signal, &stop);
     g_main_loop_run(loop);

@@ -23,6 +23,9 @@ constexpr Command kCommands[] = {
     {"serve", livepipe::apps::cmd_serve, "run the signaling service and its web page"},
     {"token", livepipe::apps::cmd_token, "mint an access token for the service"},
     {"record", livepipe::apps::cmd_record, "record a source into crash-safe segments"},
+    {"whip-publish", livepipe::apps::cmd_whip_publish, "publish a test source or a file over WHIP"},
+    {"whep-play", livepipe::apps::cmd_whep_play,
+     "play a stream over WHEP, print timing and frames"},
     {"replay", livepipe::apps::cmd_replay, "clip a recording or turn it into HLS"},
 };
 

@@ -240,7 +240,8 @@ ConfigResult parse_config(std::string_view text) {
   }
   Checker c;
   JsonObject *top = json_node_get_object(root.get());
-  c.only(top, "$", {"listen", "tls", "auth", "ice", "limits", "keepalive", "web", "shutdown"});
+  c.only(top, "$",
+         {"listen", "tls", "auth", "ice", "limits", "keepalive", "web", "shutdown", "media"});
   if (json_object_has_member(top, "listen")) {
     std::string listen;
     c.string(top, "$", "listen", &listen);
@@ -304,6 +305,38 @@ ConfigResult parse_config(std::string_view text) {
   if (JsonObject *shutdown = c.object(top, "$", "shutdown")) {
     c.only(shutdown, "$.shutdown", {"graceMs"});
     c.integer(shutdown, "$.shutdown", "graceMs", &config.shutdown_grace_ms, 0, 60000);
+  }
+  if (JsonObject *media = c.object(top, "$", "media")) {
+    const std::string at = "$.media";
+    c.only(
+        media, at,
+        {"description", "idleTimeoutSeconds", "maxStreams", "maxViewersPerStream", "iceAddresses"});
+    if (json_object_has_member(media, "iceAddresses")) {
+      JsonNode *node = json_object_get_member(media, "iceAddresses");
+      if (!JSON_NODE_HOLDS_ARRAY(node)) {
+        c.problem(at + ".iceAddresses", "must be an array of IP addresses");
+      } else {
+        JsonArray *array = json_node_get_array(node);
+        for (guint i = 0; i < json_array_get_length(array); ++i) {
+          JsonNode *item = json_array_get_element(array, i);
+          const char *text =
+              JSON_NODE_HOLDS_VALUE(item) && json_node_get_value_type(item) == G_TYPE_STRING
+                  ? json_node_get_string(item)
+                  : nullptr;
+          GInetAddress *address = text ? g_inet_address_new_from_string(text) : nullptr;
+          if (!address) {
+            c.problem(at + ".iceAddresses[" + std::to_string(i) + "]", "must be an IP address");
+            continue;
+          }
+          g_object_unref(address);
+          config.media.ice_addresses.emplace_back(text);
+        }
+      }
+    }
+    c.string(media, at, "description", &config.media.description);
+    c.integer(media, at, "idleTimeoutSeconds", &config.media.idle_timeout_seconds, 1, 86400);
+    c.integer(media, at, "maxStreams", &config.media.max_streams, 1, 100000);
+    c.integer(media, at, "maxViewersPerStream", &config.media.max_viewers_per_stream, 1, 100000);
   }
   if (!c.problems.empty()) {
     return c.problems;

@@ -27,6 +27,15 @@ struct TurnRest {
   int64_t ttl_seconds = 86400;
 };
 
+// WHIP/WHEP streams (docs/configuration.md, "media").
+struct MediaSettings {
+  std::string description = "webrtc-publish-fanout";  // a preset name or a file
+  int64_t idle_timeout_seconds = 10;
+  int64_t max_streams = 100;
+  int64_t max_viewers_per_stream = 500;
+  std::vector<std::string> ice_addresses;  // empty: libnice's choice (no loopback)
+};
+
 struct Config {
   std::string host = "127.0.0.1";
   int port = 8080;
@@ -40,6 +49,7 @@ struct Config {
   int64_t keepalive_timeout_seconds = 45;
   std::string web_root;  // empty: the page built into the binary
   int64_t shutdown_grace_ms = 1000;
+  MediaSettings media;
 
   bool tls() const { return !tls_cert.empty(); }
   bool turn_rest_enabled() const { return !turn_rest.secret.empty(); }

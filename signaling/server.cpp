@@ -116,6 +116,7 @@ struct Server::Impl {
   int bound_port = 0;
   int64_t started_mono_ms = 0;
   GResource *web = nullptr;
+  std::vector<std::function<std::string()>> extra_metrics;
 
   // Counters for /metrics.
   uint64_t connections_total = 0;
@@ -409,6 +410,9 @@ struct Server::Impl {
     metric("livepipe_signaling_uptime_seconds", "gauge", "Seconds since the server started.");
     body += "livepipe_signaling_uptime_seconds " +
             std::to_string((now().mono_ms - self->started_mono_ms) / 1000) + "\n";
+    for (const auto &extra : self->extra_metrics) {
+      body += extra();
+    }
     respond(msg, SOUP_STATUS_OK, "text/plain; version=0.0.4", body);
   }
 
@@ -710,6 +714,14 @@ std::string Server::url() const {
   }
   return std::string(impl_->config.tls() ? "https" : "http") + "://" + host + ":" +
          std::to_string(impl_->bound_port) + "/";
+}
+
+SoupServer *Server::soup_server() const {
+  return impl_->soup.get();
+}
+
+void Server::add_metrics(std::function<std::string()> text) {
+  impl_->extra_metrics.push_back(std::move(text));
 }
 
 void Server::shutdown(std::function<void()> done) {

@@ -7,6 +7,8 @@
 #include "log.h"
 #include "registry.h"
 
+#include <libsoup/soup.h>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -28,6 +30,12 @@ class Server {
   int port() const;
   // The web page's URL, e.g. http://127.0.0.1:8080/
   std::string url() const;
+
+  // The HTTP server, for endpoints served beside the built-in ones (WHIP,
+  // WHEP); valid after start().
+  SoupServer *soup_server() const;
+  // Adds Prometheus text to /metrics.
+  void add_metrics(std::function<std::string()> text);
 
   // Tells every peer the server is going away, closes their sockets and stops
   // listening. `done` runs once every socket is closed or the grace period

@@ -1,0 +1,625 @@
+#include "service.h"
+
+#include "sdpfrag.h"
+#include "token.h"
+#include "turn.h"
+#include "util/json.h"
+#include "util/maincontext.h"
+
+#include <cstring>
+
+namespace livepipe::signaling::media {
+namespace {
+
+constexpr size_t kMaxOfferBytes = 128 * 1024;
+
+std::string random_hex(size_t bytes) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < bytes; ++i) {
+    guint32 value = g_random_int();
+    out += digits[value & 15];
+    out += digits[(value >> 4) & 15];
+  }
+  return out;
+}
+
+bool valid_name(const std::string &name) {
+  if (name.empty() || name.size() > 64) {
+    return false;
+  }
+  for (char c : name) {
+    if (!g_ascii_isalnum(c) && c != '-' && c != '_' && c != '.') {
+      return false;
+    }
+  }
+  return name != "." && name != "..";
+}
+
+SoupMessageHeaders *response_headers(SoupServerMessage *msg) {
+  return soup_server_message_get_response_headers(msg);
+}
+
+void cors(SoupServerMessage *msg) {
+  SoupMessageHeaders *h = response_headers(msg);
+  soup_message_headers_replace(h, "Access-Control-Allow-Origin", "*");
+  soup_message_headers_replace(h, "Access-Control-Expose-Headers",
+                               "Location, ETag, Link, Accept-Patch, Retry-After");
+}
+
+void reply_text(SoupServerMessage *msg, guint status, const std::string &text) {
+  cors(msg);
+  soup_server_message_set_status(msg, status, nullptr);
+  std::string body = text.empty() ? text : text + "\n";
+  soup_server_message_set_response(msg, "text/plain; charset=utf-8", SOUP_MEMORY_COPY, body.data(),
+                                   body.size());
+}
+
+std::string request_body(SoupServerMessage *msg) {
+  SoupMessageBody *body = soup_server_message_get_request_body(msg);
+  GBytes *bytes = soup_message_body_flatten(body);
+  gsize size = 0;
+  const char *data = static_cast<const char *>(g_bytes_get_data(bytes, &size));
+  std::string out(data ? data : "", size);
+  g_bytes_unref(bytes);
+  return out;
+}
+
+std::string content_type(SoupServerMessage *msg) {
+  const char *type =
+      soup_message_headers_get_content_type(soup_server_message_get_request_headers(msg), nullptr);
+  if (!type) {
+    return {};
+  }
+  GCharPtr lower(g_ascii_strdown(type, -1));
+  return lower.get();
+}
+
+std::string header(SoupServerMessage *msg, const char *name) {
+  const char *value =
+      soup_message_headers_get_one(soup_server_message_get_request_headers(msg), name);
+  return value ? value : "";
+}
+
+// A reply given later (after webrtcbin answered): the message stays paused
+// until then, and is not touched once the client has gone.
+struct Pending {
+  SoupServerMessage *msg = nullptr;
+  bool gone = false;
+  gulong handler = 0;
+  gulong disconnected = 0;
+  explicit Pending(SoupServerMessage *m) : msg(SOUP_SERVER_MESSAGE(g_object_ref(m))) {
+    auto mark_gone = G_CALLBACK(
+        +[](SoupServerMessage *, gpointer data) { static_cast<Pending *>(data)->gone = true; });
+    handler = g_signal_connect(msg, "finished", mark_gone, this);
+    disconnected = g_signal_connect(msg, "disconnected", mark_gone, this);
+    soup_server_message_pause(msg);
+  }
+  ~Pending() {
+    g_signal_handler_disconnect(msg, handler);
+    g_signal_handler_disconnect(msg, disconnected);
+    g_object_unref(msg);
+  }
+  void resume() {
+    if (!gone) {
+      soup_server_message_unpause(msg);
+    }
+  }
+};
+
+}  // namespace
+
+struct MediaService::Impl {
+  enum class Kind { kPublish, kPlay };
+  struct Session {
+    Kind kind = Kind::kPublish;
+    std::string stream;
+    std::string viewer;  // play sessions
+    std::string etag;
+    OfferPlan plan;
+  };
+  struct Entry {
+    std::unique_ptr<Stream> stream;
+    std::string publisher_session;
+  };
+
+  const Config &config;
+  MediaOptions options;
+  Logger &log;
+  std::unique_ptr<ViewerTransportFactory> transports;
+  std::map<std::string, Entry> streams;
+  std::map<std::string, Session> sessions;
+  std::map<std::string, uint64_t> failures;  // by reason
+  uint64_t sessions_created = 0;
+  uint64_t bytes_in_ended = 0;
+  uint64_t bytes_out_ended = 0;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+
+  Impl(const Config &c, MediaOptions o, Logger &l, std::unique_ptr<ViewerTransportFactory> t)
+      : config(c), options(std::move(o)), log(l), transports(std::move(t)) {
+    if (!transports) {
+      std::string stun;
+      for (const auto &server : config.ice_servers) {
+        for (const auto &url : server.urls) {
+          if (stun.empty() && url.rfind("stun:", 0) == 0) {
+            stun = "stun://" + url.substr(5);
+          }
+        }
+      }
+      transports = std::make_unique<WebrtcbinViewerFactory>(stun, options.ice_addresses);
+    }
+  }
+
+  void fail(SoupServerMessage *msg, guint status, const std::string &reason,
+            const std::string &metric_reason) {
+    ++failures[metric_reason];
+    reply_text(msg, status, reason);
+  }
+
+  // 401/403 when the request may not `wanted` on `stream`; true when allowed.
+  bool authorize(SoupServerMessage *msg, Role wanted, const std::string &stream) {
+    if (config.token_secret.empty()) {
+      return true;
+    }
+    std::string auth = header(msg, "Authorization");
+    if (auth.size() < 8 || g_ascii_strncasecmp(auth.c_str(), "Bearer ", 7) != 0) {
+      fail(msg, SOUP_STATUS_UNAUTHORIZED, "a Bearer token is required", "unauthorized");
+      soup_message_headers_replace(response_headers(msg), "WWW-Authenticate", "Bearer");
+      return false;
+    }
+    auto verified =
+        verify_token(auth.substr(7), config.token_secret, g_get_real_time() / G_USEC_PER_SEC);
+    if (auto *error = std::get_if<TokenError>(&verified)) {
+      fail(msg, SOUP_STATUS_UNAUTHORIZED, error->reason, "unauthorized");
+      soup_message_headers_replace(response_headers(msg), "WWW-Authenticate",
+                                   "Bearer error=\"invalid_token\"");
+      return false;
+    }
+    const Claims &claims = std::get<Claims>(verified);
+    if (!role_allows(claims.role, wanted)) {
+      fail(msg, SOUP_STATUS_FORBIDDEN,
+           std::string("the token's role ") + role_name(claims.role) + " may not " +
+               role_name(wanted),
+           "forbidden");
+      return false;
+    }
+    if (!claims.stream.empty() && claims.stream != stream && claims.role != Role::kAdmin) {
+      fail(msg, SOUP_STATUS_FORBIDDEN, "the token is for stream " + claims.stream, "forbidden");
+      return false;
+    }
+    return true;
+  }
+
+  void add_link_headers(SoupServerMessage *msg, const std::string &user) {
+    for (const auto &server : ice_servers_for(config, user, g_get_real_time() / G_USEC_PER_SEC)) {
+      for (const auto &url : server.urls) {
+        std::string link = "<" + url + ">; rel=\"ice-server\"";
+        if (!server.username.empty()) {
+          auto quoted = [](const std::string &v) {
+            std::string out;
+            for (char c : v) {
+              if (c == '"' || c == '\\') {
+                out += '\\';
+              }
+              out += c;
+            }
+            return out;
+          };
+          link += "; username=\"" + quoted(server.username) + "\"; credential=\"" +
+                  quoted(server.credential) + "\"; credential-type=\"password\"";
+        }
+        soup_message_headers_append(response_headers(msg), "Link", link.c_str());
+      }
+    }
+  }
+
+  static void handle(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
+                     gpointer data) {
+    static_cast<Impl *>(data)->route(msg, path);
+  }
+
+  void route(SoupServerMessage *msg, const std::string &path) {
+    const bool whip = path.rfind("/whip", 0) == 0;
+    const std::string prefix = whip ? "/whip/" : "/whep/";
+    std::string rest = path.size() > prefix.size() ? path.substr(prefix.size()) : "";
+    std::string stream = rest.substr(0, rest.find('/'));
+    std::string session =
+        rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
+    std::string method = soup_server_message_get_method(msg);
+    if (method == "OPTIONS") {
+      cors(msg);
+      SoupMessageHeaders *h = response_headers(msg);
+      soup_message_headers_replace(h, "Access-Control-Allow-Methods",
+                                   session.empty() ? "POST, OPTIONS" : "PATCH, DELETE, OPTIONS");
+      soup_message_headers_replace(h, "Access-Control-Allow-Headers",
+                                   "Authorization, Content-Type, If-Match");
+      if (session.empty()) {
+        soup_message_headers_replace(h, "Accept-Post", "application/sdp");
+      } else {
+        soup_message_headers_replace(h, "Accept-Patch", "application/trickle-ice-sdpfrag");
+      }
+      soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, nullptr);
+      return;
+    }
+    if (!valid_name(stream) || session.find('/') != std::string::npos) {
+      reply_text(msg, SOUP_STATUS_NOT_FOUND,
+                 "no such resource: use " + prefix +
+                     "{stream} with a name of letters, digits, "
+                     "'-', '_' or '.'");
+      return;
+    }
+    if (session.empty()) {
+      if (method != "POST") {
+        reply_text(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use POST with an SDP offer");
+        soup_message_headers_replace(response_headers(msg), "Allow", "POST, OPTIONS");
+        return;
+      }
+      whip ? publish(msg, stream) : play(msg, stream);
+      return;
+    }
+    auto it = sessions.find(session);
+    if (it == sessions.end() || it->second.stream != stream ||
+        (it->second.kind == Kind::kPublish) != whip) {
+      reply_text(msg, SOUP_STATUS_NOT_FOUND, "no session " + session);
+      return;
+    }
+    if (!authorize(msg, whip ? Role::kPublish : Role::kPlay, stream)) {
+      return;
+    }
+    if (method == "DELETE") {
+      end_session(session, "ended by the client");
+      cors(msg);
+      soup_server_message_set_status(msg, SOUP_STATUS_OK, nullptr);
+      return;
+    }
+    if (method == "PATCH") {
+      patch(msg, it->first, it->second);
+      return;
+    }
+    reply_text(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use PATCH or DELETE on a session");
+    soup_message_headers_replace(response_headers(msg), "Allow", "PATCH, DELETE, OPTIONS");
+  }
+
+  // Checks what POST /whip and /whep share; the plan on success.
+  std::optional<OfferPlan> read_offer(SoupServerMessage *msg, OfferRole role,
+                                      const std::vector<Codec> &video,
+                                      const std::vector<Codec> &audio) {
+    if (content_type(msg) != "application/sdp") {
+      fail(msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "the offer must be sent as application/sdp",
+           "unsupported-media-type");
+      return std::nullopt;
+    }
+    std::string body = request_body(msg);
+    if (body.size() > kMaxOfferBytes) {
+      fail(msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "the offer is larger than 128 KiB",
+           "too-large");
+      return std::nullopt;
+    }
+    auto planned = plan_offer(body, role, video, audio);
+    if (auto *why = std::get_if<std::string>(&planned)) {
+      fail(msg, SOUP_STATUS_BAD_REQUEST, *why, "bad-offer");
+      return std::nullopt;
+    }
+    return std::get<OfferPlan>(std::move(planned));
+  }
+
+  void respond_created(SoupServerMessage *msg, const std::string &location, const std::string &etag,
+                       const std::string &answer, const std::string &user) {
+    cors(msg);
+    SoupMessageHeaders *h = response_headers(msg);
+    soup_message_headers_replace(h, "Location", location.c_str());
+    soup_message_headers_replace(h, "ETag", etag.c_str());
+    soup_message_headers_replace(h, "Accept-Patch", "application/trickle-ice-sdpfrag");
+    add_link_headers(msg, user);
+    soup_server_message_set_status(msg, SOUP_STATUS_CREATED, nullptr);
+    soup_server_message_set_response(msg, "application/sdp", SOUP_MEMORY_COPY, answer.data(),
+                                     answer.size());
+  }
+
+  void publish(SoupServerMessage *msg, const std::string &name) {
+    if (!authorize(msg, Role::kPublish, name)) {
+      return;
+    }
+    if (streams.count(name)) {
+      fail(msg, SOUP_STATUS_CONFLICT, "stream " + name + " already has a publisher", "conflict");
+      return;
+    }
+    if (static_cast<int64_t>(streams.size()) >= options.max_streams) {
+      fail(msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "the server has its maximum of streams", "limit");
+      soup_message_headers_replace(response_headers(msg), "Retry-After",
+                                   std::to_string(options.retry_after_seconds).c_str());
+      return;
+    }
+    auto plan = read_offer(msg, OfferRole::kPublish, {Codec::kH264}, {Codec::kOpus});
+    if (!plan) {
+      return;
+    }
+    StreamOptions stream_options;
+    stream_options.description = options.description;
+    stream_options.include_dirs = options.include_dirs;
+    stream_options.gather_timeout_ms = options.gather_timeout_ms;
+    stream_options.idle_timeout_seconds = options.idle_timeout_seconds;
+    stream_options.ice_addresses = options.ice_addresses;
+    Stream::Events events;
+    events.on_ended = [this, name](const std::string &reason) { remove_stream(name, reason); };
+    events.on_viewer_closed = [this](const std::string &, const std::string &) {
+      drop_orphan_sessions();
+    };
+    auto stream = std::make_unique<Stream>(name, stream_options, *transports, std::move(events));
+    std::string session_id = random_hex(16);
+    std::string etag = "\"" + random_hex(8) + "\"";
+    auto pending = std::make_shared<Pending>(msg);
+    std::weak_ptr<bool> weak = alive;
+    std::string error;
+    Stream *raw = stream.get();
+    streams[name] = Entry{std::move(stream), session_id};
+    sessions[session_id] = Session{Kind::kPublish, name, {}, etag, *plan};
+    ++sessions_created;
+    bool started = raw->start(
+        *plan,
+        [this, weak, pending, name, session_id, etag](const std::string &answer,
+                                                      const std::string &why) {
+          if (!weak.lock()) {
+            pending->resume();
+            return;
+          }
+          if (!why.empty()) {
+            fail(pending->msg, SOUP_STATUS_BAD_REQUEST, why, "negotiation");
+            pending->resume();
+            end_session(session_id, why);
+            return;
+          }
+          respond_created(pending->msg, "/whip/" + name + "/" + session_id, etag, answer, name);
+          pending->resume();
+          log.info("publishing", {{"stream", name}, {"session", session_id}});
+        },
+        &error);
+    if (!started) {
+      sessions.erase(session_id);
+      streams.erase(name);
+      fail(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error, "pipeline");
+      pending->resume();
+      log.error("stream-failed", {{"stream", name}, {"error", error}});
+    }
+  }
+
+  void play(SoupServerMessage *msg, const std::string &name) {
+    if (!authorize(msg, Role::kPlay, name)) {
+      return;
+    }
+    auto found = streams.find(name);
+    if (found == streams.end() || found->second.stream->ended()) {
+      fail(msg, SOUP_STATUS_NOT_FOUND, "no stream named " + name + " is being published",
+           "not-found");
+      return;
+    }
+    Stream &stream = *found->second.stream;
+    if (static_cast<int64_t>(stream.viewer_count()) >= options.max_viewers_per_stream) {
+      fail(msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "stream " + name + " has its maximum of viewers",
+           "limit");
+      soup_message_headers_replace(response_headers(msg), "Retry-After",
+                                   std::to_string(options.retry_after_seconds).c_str());
+      return;
+    }
+    auto plan = read_offer(msg, OfferRole::kPlay, stream.video_codecs(), stream.audio_codecs());
+    if (!plan) {
+      return;
+    }
+    std::string session_id = random_hex(16);
+    std::string etag = "\"" + random_hex(8) + "\"";
+    auto pending = std::make_shared<Pending>(msg);
+    std::weak_ptr<bool> weak = alive;
+    std::string error;
+    std::string viewer = stream.add_viewer(
+        *plan,
+        [this, weak, pending, name, session_id, etag](const std::string &answer,
+                                                      const std::string &why) {
+          if (!weak.lock()) {
+            pending->resume();
+            return;
+          }
+          if (!why.empty()) {
+            fail(pending->msg, SOUP_STATUS_BAD_REQUEST, why, "negotiation");
+            pending->resume();
+            end_session(session_id, why);
+            return;
+          }
+          respond_created(pending->msg, "/whep/" + name + "/" + session_id, etag, answer, name);
+          pending->resume();
+        },
+        &error);
+    if (viewer.empty()) {
+      fail(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error, "viewer");
+      pending->resume();
+      return;
+    }
+    sessions[session_id] = Session{Kind::kPlay, name, viewer, etag, *plan};
+    ++sessions_created;
+    log.info("playing", {{"stream", name}, {"session", session_id}, {"viewer", viewer}});
+  }
+
+  void patch(SoupServerMessage *msg, const std::string &id, Session &session) {
+    if (content_type(msg) != "application/trickle-ice-sdpfrag") {
+      fail(msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "PATCH takes application/trickle-ice-sdpfrag",
+           "unsupported-media-type");
+      return;
+    }
+    auto parsed = parse_sdpfrag(request_body(msg));
+    if (auto *why = std::get_if<std::string>(&parsed)) {
+      fail(msg, SOUP_STATUS_BAD_REQUEST, *why, "bad-sdpfrag");
+      return;
+    }
+    const SdpFrag &frag = std::get<SdpFrag>(parsed);
+    std::string if_match = header(msg, "If-Match");
+    if (frag.has_credentials()) {
+      // New credentials mean an ICE restart, which needs the session's ETag.
+      if (if_match.empty()) {
+        fail(msg, 428, "an ICE restart needs If-Match with the session's ETag",
+             "precondition-required");
+        return;
+      }
+      if (if_match != "*" && if_match != session.etag) {
+        fail(msg, SOUP_STATUS_PRECONDITION_FAILED, "the ETag does not match the ICE session",
+             "precondition-failed");
+        return;
+      }
+      fail(msg, SOUP_STATUS_UNPROCESSABLE_ENTITY,
+           "ICE restart is not supported; trickle candidates only, or start a new session",
+           "ice-restart");
+      return;
+    }
+    if (!if_match.empty() && if_match != "*" && if_match != session.etag) {
+      fail(msg, SOUP_STATUS_PRECONDITION_FAILED, "the ETag does not match the ICE session",
+           "precondition-failed");
+      return;
+    }
+    auto it = streams.find(session.stream);
+    if (it == streams.end()) {
+      reply_text(msg, SOUP_STATUS_NOT_FOUND, "the session's stream has ended");
+      return;
+    }
+    for (size_t i = 0; i < frag.media.size(); ++i) {
+      const auto &m = frag.media[i];
+      unsigned mline = static_cast<unsigned>(i);
+      bool known = m.mid.empty() && i < session.plan.media.size();
+      for (const auto &chosen : session.plan.media) {
+        if (!m.mid.empty() && chosen.mid == m.mid) {
+          mline = chosen.mline;
+          known = true;
+        }
+      }
+      if (!known) {
+        fail(msg, SOUP_STATUS_UNPROCESSABLE_ENTITY,
+             "the fragment names mid " + m.mid + ", which the session does not have",
+             "bad-sdpfrag");
+        return;
+      }
+      for (const auto &candidate : m.candidates) {
+        if (session.kind == Kind::kPublish) {
+          it->second.stream->add_publisher_candidate(mline, candidate);
+        } else {
+          it->second.stream->add_viewer_candidate(session.viewer, mline, candidate);
+        }
+      }
+    }
+    (void)id;
+    cors(msg);
+    soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, nullptr);
+  }
+
+  void end_session(const std::string &id, const std::string &reason) {
+    auto it = sessions.find(id);
+    if (it == sessions.end()) {
+      return;
+    }
+    Session session = it->second;
+    sessions.erase(it);
+    auto stream = streams.find(session.stream);
+    if (stream == streams.end()) {
+      return;
+    }
+    if (session.kind == Kind::kPublish) {
+      stream->second.stream->end(reason);
+    } else {
+      for (const auto &v : stream->second.stream->viewers()) {
+        if (v.id == session.viewer) {
+          bytes_out_ended += v.sent.bytes;
+        }
+      }
+      stream->second.stream->remove_viewer(session.viewer);
+      log.info("viewer-left", {{"stream", session.stream}, {"reason", reason}});
+    }
+  }
+
+  void drop_orphan_sessions() {
+    for (auto it = sessions.begin(); it != sessions.end();) {
+      bool orphan = false;
+      auto stream = streams.find(it->second.stream);
+      if (stream == streams.end()) {
+        orphan = true;
+      } else if (it->second.kind == Kind::kPlay) {
+        orphan = true;
+        for (const auto &v : stream->second.stream->viewers()) {
+          orphan = orphan && v.id != it->second.viewer;
+        }
+      }
+      it = orphan ? sessions.erase(it) : std::next(it);
+    }
+  }
+
+  void remove_stream(const std::string &name, const std::string &reason) {
+    auto it = streams.find(name);
+    if (it == streams.end()) {
+      return;
+    }
+    bytes_in_ended += it->second.stream->bytes_in();
+    for (const auto &v : it->second.stream->viewers()) {
+      bytes_out_ended += v.sent.bytes;
+    }
+    std::unique_ptr<Stream> stream = std::move(it->second.stream);
+    streams.erase(it);
+    drop_orphan_sessions();
+    log.info("stream-ended", {{"stream", name}, {"reason", reason}});
+    stream.reset();
+  }
+};
+
+MediaService::MediaService(const Config &config, MediaOptions options, Logger &log,
+                           std::unique_ptr<ViewerTransportFactory> transports)
+    : impl_(std::make_unique<Impl>(config, std::move(options), log, std::move(transports))) {}
+
+MediaService::~MediaService() {
+  *impl_->alive = false;
+  impl_->sessions.clear();
+  impl_->streams.clear();
+}
+
+void MediaService::install(SoupServer *server) {
+  soup_server_add_handler(server, "/whip", Impl::handle, impl_.get(), nullptr);
+  soup_server_add_handler(server, "/whep", Impl::handle, impl_.get(), nullptr);
+}
+
+size_t MediaService::stream_count() const {
+  return impl_->streams.size();
+}
+
+void MediaService::end_all(const std::string &reason) {
+  for (auto &[name, entry] : impl_->streams) {
+    entry.stream->end(reason);
+  }
+}
+
+std::string MediaService::metrics() const {
+  const Impl &s = *impl_;
+  std::string body;
+  auto metric = [&](const char *name, const char *type, const char *help) {
+    body += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  uint64_t viewers = 0, bytes_in = s.bytes_in_ended, bytes_out = s.bytes_out_ended;
+  for (const auto &[name, entry] : s.streams) {
+    viewers += entry.stream->viewer_count();
+    bytes_in += entry.stream->bytes_in();
+    for (const auto &v : entry.stream->viewers()) {
+      bytes_out += v.sent.bytes;
+    }
+  }
+  metric("livepipe_media_streams", "gauge", "Streams with a publisher.");
+  body += "livepipe_media_streams " + std::to_string(s.streams.size()) + "\n";
+  metric("livepipe_media_viewers", "gauge", "WebRTC viewers attached to streams.");
+  body += "livepipe_media_viewers " + std::to_string(viewers) + "\n";
+  metric("livepipe_media_received_bytes_total", "counter", "RTP bytes received from publishers.");
+  body += "livepipe_media_received_bytes_total " + std::to_string(bytes_in) + "\n";
+  metric("livepipe_media_sent_bytes_total", "counter", "RTP bytes handed to viewers.");
+  body += "livepipe_media_sent_bytes_total " + std::to_string(bytes_out) + "\n";
+  metric("livepipe_media_sessions_created_total", "counter", "WHIP and WHEP sessions created.");
+  body += "livepipe_media_sessions_created_total " + std::to_string(s.sessions_created) + "\n";
+  metric("livepipe_media_sessions_failed_total", "counter",
+         "WHIP and WHEP requests refused, by reason.");
+  for (const auto &[reason, count] : s.failures) {
+    body += "livepipe_media_sessions_failed_total{reason=\"" + reason + "\"} " +
+            std::to_string(count) + "\n";
+  }
+  return body;
+}
+
+}  // namespace livepipe::signaling::media

@@ -1,0 +1,342 @@
+#include "stream.h"
+
+#include "loader.h"
+#include "util/maincontext.h"
+
+#include <gst/app/app.h>
+#include <gst/video/video.h>
+
+#include <mutex>
+
+namespace livepipe::signaling::media {
+namespace {
+
+// What a viewer's appsink branches push into; cleared before the transport
+// dies so a late packet on the streaming thread never reaches a freed one.
+struct Feed {
+  std::mutex mutex;
+  ViewerTransport *transport = nullptr;
+  std::function<void()> keyframe;
+  void request_keyframe() {
+    std::lock_guard lock(mutex);
+    if (keyframe) {
+      keyframe();
+    }
+  }
+  void push(const std::string &kind, GstBuffer *buffer) {
+    std::lock_guard lock(mutex);
+    if (transport) {
+      transport->push(kind, buffer);
+    }
+  }
+};
+
+// A branch for one viewer and one track: an appsink handing each packet to
+// the viewer's transport on the stream's streaming thread.
+GstElement *make_feed_branch(const std::shared_ptr<Feed> &feed, const std::string &kind) {
+  GstElement *appsink = gst_element_factory_make("appsink", nullptr);
+  g_object_set(appsink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, "max-buffers",
+               guint(64), "drop", TRUE, nullptr);
+  struct Context {
+    std::shared_ptr<Feed> feed;
+    std::string kind;
+  };
+  GstAppSinkCallbacks callbacks{};
+  callbacks.new_sample = [](GstAppSink *sink, gpointer data) -> GstFlowReturn {
+    auto *context = static_cast<Context *>(data);
+    if (GstSample *sample = gst_app_sink_pull_sample(sink)) {
+      context->feed->push(context->kind, gst_sample_get_buffer(sample));
+      gst_sample_unref(sample);
+    }
+    return GST_FLOW_OK;
+  };
+  gst_app_sink_set_callbacks(GST_APP_SINK(appsink), &callbacks, new Context{feed, kind},
+                             [](gpointer data) { delete static_cast<Context *>(data); });
+  return appsink;
+}
+
+const char *slot_for(const std::string &kind) {
+  return kind == "video" ? "video-rtp" : "audio-rtp";
+}
+
+}  // namespace
+
+struct Stream::Viewer {
+  std::string id;
+  int64_t since_unix = 0;
+  std::shared_ptr<Feed> feed;
+  std::unique_ptr<ViewerTransport> transport;
+  std::vector<std::pair<std::shared_ptr<pipelines::Slot>, pipelines::BranchPtr>> branches;
+};
+
+struct Stream::Timer {
+  SourceGuard source;
+};
+
+Stream::Stream(std::string name, StreamOptions options, ViewerTransportFactory &transports,
+               Events events)
+    : name_(std::move(name)),
+      options_(std::move(options)),
+      transports_(transports),
+      events_(std::move(events)),
+      idle_timer_(std::make_unique<Timer>()),
+      alive_(std::make_shared<bool>(true)) {}
+
+Stream::~Stream() {
+  *alive_ = false;
+  idle_timer_->source.reset();
+  for (auto &[id, viewer] : viewers_) {
+    std::lock_guard lock(viewer->feed->mutex);
+    viewer->feed->transport = nullptr;
+    viewer->feed->keyframe = nullptr;
+  }
+  viewers_.clear();
+  publisher_.reset();
+  if (pipeline_) {
+    if (pad_added_) {
+      if (GstElement *webrtc = pipeline_->find("webrtc")) {
+        g_signal_handler_disconnect(webrtc, pad_added_);
+      }
+    }
+    if (bus_watch_) {
+      g_source_remove(bus_watch_);
+    }
+    gst_element_set_state(pipeline_->element(), GST_STATE_NULL);
+  }
+}
+
+bool Stream::start(const OfferPlan &publisher, Answerer::Done done, std::string *error) {
+  publisher_plan_ = publisher;
+  pipelines::Loader loader(options_.include_dirs);
+  pipelines::LoadOptions load;
+  load.params = options_.params;
+  auto loaded = loader.load_file(options_.description, load);
+  if (!loaded.ok()) {
+    *error = "the stream's description does not load: " + loaded.problems.front().to_string();
+    return false;
+  }
+  pipeline_ = std::move(loaded.pipeline);
+  GstElement *webrtc = pipeline_->find("webrtc");
+  if (!webrtc || g_strcmp0(G_OBJECT_TYPE_NAME(webrtc), "GstWebRTCBin") != 0) {
+    *error = "the stream's description has no webrtcbin with id \"webrtc\"";
+    return false;
+  }
+  for (const auto &m : publisher.media) {
+    if (!pipeline_->slot(slot_for(m.kind))) {
+      *error = std::string("the stream's description has no slot \"") + slot_for(m.kind) + "\"";
+      return false;
+    }
+  }
+  add_ice_addresses(webrtc, options_.ice_addresses);
+  pad_added_ = g_signal_connect(webrtc, "pad-added",
+                                G_CALLBACK(+[](GstElement *, GstPad *pad, gpointer data) {
+                                  static_cast<Stream *>(data)->on_pad_added(pad);
+                                }),
+                                this);
+  GstPtr<GstBus> bus(gst_pipeline_get_bus(GST_PIPELINE(pipeline_->element())));
+  bus_watch_ = gst_bus_add_watch(
+      bus.get(),
+      [](GstBus *, GstMessage *message, gpointer data) -> gboolean {
+        auto *self = static_cast<Stream *>(data);
+        if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
+          GError *gerror = nullptr;
+          gst_message_parse_error(message, &gerror, nullptr);
+          std::string text = gerror ? gerror->message : "pipeline error";
+          g_clear_error(&gerror);
+          self->end("the stream's pipeline failed: " + text);
+        }
+        return G_SOURCE_CONTINUE;
+      },
+      this);
+  publisher_ = std::make_unique<Answerer>(
+      webrtc, [this](const std::string &state) { on_publisher_state(state); });
+  if (gst_element_set_state(pipeline_->element(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    *error = "the stream's pipeline did not start";
+    return false;
+  }
+  started_unix_ = g_get_real_time() / G_USEC_PER_SEC;
+  last_media_us_ = g_get_monotonic_time();
+  idle_timer_->source = add_timeout(g_main_context_get_thread_default(), 500, [this] {
+    int64_t idle_us = g_get_monotonic_time() - last_media_us_.load();
+    if (idle_us > options_.idle_timeout_seconds * G_USEC_PER_SEC) {
+      end("no media from the publisher for " + std::to_string(options_.idle_timeout_seconds) +
+          " s");
+      return false;
+    }
+    return true;
+  });
+  publisher_->answer(publisher.sdp, options_.gather_timeout_ms, std::move(done));
+  return true;
+}
+
+void Stream::on_pad_added(GstPad *pad) {
+  if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) {
+    return;
+  }
+  gst_pad_add_probe(
+      pad, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad *, GstPadProbeInfo *info, gpointer data) -> GstPadProbeReturn {
+        auto *self = static_cast<Stream *>(data);
+        self->bytes_in_.fetch_add(gst_buffer_get_size(GST_PAD_PROBE_INFO_BUFFER(info)),
+                                  std::memory_order_relaxed);
+        self->packets_in_.fetch_add(1, std::memory_order_relaxed);
+        self->last_media_us_.store(g_get_monotonic_time(), std::memory_order_relaxed);
+        return GST_PAD_PROBE_OK;
+      },
+      this, nullptr);
+}
+
+void Stream::on_publisher_state(const std::string &state) {
+  publisher_state_ = state;
+  if (state == "failed" || state == "closed") {
+    end("the publisher's connection " + state);
+  }
+}
+
+void Stream::add_publisher_candidate(unsigned mline, const std::string &candidate) {
+  if (publisher_) {
+    publisher_->add_candidate(mline, candidate);
+  }
+}
+
+std::vector<Codec> Stream::video_codecs() const {
+  const ChosenMedia *m = publisher_plan_.find("video");
+  return m ? std::vector<Codec>{m->codec} : std::vector<Codec>{};
+}
+
+std::vector<Codec> Stream::audio_codecs() const {
+  const ChosenMedia *m = publisher_plan_.find("audio");
+  return m ? std::vector<Codec>{m->codec} : std::vector<Codec>{};
+}
+
+void Stream::request_keyframe() {
+  // Viewers joining together or a burst of PLIs make one key frame, not many.
+  int64_t now = g_get_monotonic_time();
+  int64_t last = last_keyframe_request_us_.load();
+  if (now - last < 500 * 1000 || !last_keyframe_request_us_.compare_exchange_strong(last, now)) {
+    return;
+  }
+  if (!pipeline_) {
+    return;
+  }
+  if (pipelines::Slot *slot = pipeline_->slot("video-rtp")) {
+    GstPtr<GstPad> sink_pad(gst_element_get_static_pad(slot->element(), "sink"));
+    if (sink_pad) {
+      gst_pad_push_event(sink_pad.get(),
+                         gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+    }
+  }
+}
+
+std::string Stream::add_viewer(const OfferPlan &plan, Answerer::Done done, std::string *error) {
+  if (ended_) {
+    *error = "the stream has ended";
+    return {};
+  }
+  std::string id = std::to_string(next_viewer_++);
+  auto viewer = std::make_unique<Viewer>();
+  viewer->id = id;
+  viewer->since_unix = g_get_real_time() / G_USEC_PER_SEC;
+  viewer->feed = std::make_shared<Feed>();
+  std::weak_ptr<bool> alive = alive_;
+  ViewerTransport::Events events;
+  events.on_closed = [this, alive, id](const std::string &reason) {
+    if (alive.lock() && *alive.lock() && viewers_.count(id)) {
+      remove_viewer(id);
+      if (events_.on_viewer_closed) {
+        events_.on_viewer_closed(id, reason);
+      }
+    }
+  };
+  // Runs on the viewer's threads; request_keyframe only pushes an event.
+  std::weak_ptr<Feed> weak_feed = viewer->feed;
+  events.on_keyframe_request = [weak_feed] {
+    if (auto feed = weak_feed.lock()) {
+      feed->request_keyframe();
+    }
+  };
+  viewer->transport = transports_.create(name_ + "-" + id, std::move(events), error);
+  if (!viewer->transport) {
+    return {};
+  }
+  for (const auto &m : plan.media) {
+    auto slot = pipeline_->slot_ptr(slot_for(m.kind));
+    if (!slot) {
+      *error = "the stream has no " + m.kind;
+      return {};
+    }
+    auto branch = slot->attach(make_feed_branch(viewer->feed, m.kind), error,
+                               {.request_keyframe = m.kind == "video"});
+    if (!branch) {
+      for (auto &[s, b] : viewer->branches) {
+        s->detach(b);
+      }
+      return {};
+    }
+    viewer->branches.emplace_back(slot, branch);
+  }
+  {
+    std::lock_guard lock(viewer->feed->mutex);
+    viewer->feed->transport = viewer->transport.get();
+    viewer->feed->keyframe = [this] { request_keyframe(); };
+  }
+  ViewerTransport *transport = viewer->transport.get();
+  viewers_[id] = std::move(viewer);
+  transport->answer(plan, options_.gather_timeout_ms, std::move(done));
+  return id;
+}
+
+bool Stream::add_viewer_candidate(const std::string &viewer, unsigned mline,
+                                  const std::string &candidate) {
+  auto it = viewers_.find(viewer);
+  if (it == viewers_.end()) {
+    return false;
+  }
+  it->second->transport->add_candidate(mline, candidate);
+  return true;
+}
+
+bool Stream::remove_viewer(const std::string &id) {
+  auto it = viewers_.find(id);
+  if (it == viewers_.end()) {
+    return false;
+  }
+  std::unique_ptr<Viewer> viewer = std::move(it->second);
+  viewers_.erase(it);
+  {
+    std::lock_guard lock(viewer->feed->mutex);
+    viewer->feed->transport = nullptr;
+    viewer->feed->keyframe = nullptr;
+  }
+  for (auto &[slot, branch] : viewer->branches) {
+    slot->detach(branch);
+  }
+  // The transport may be the caller (its on_closed): destroy it afterwards.
+  auto *raw = viewer.release();
+  post_to(g_main_context_get_thread_default(), [raw] { delete raw; });
+  return true;
+}
+
+std::vector<ViewerInfo> Stream::viewers() const {
+  std::vector<ViewerInfo> out;
+  for (const auto &[id, viewer] : viewers_) {
+    out.push_back({id, viewer->since_unix, viewer->transport->stats()});
+  }
+  return out;
+}
+
+void Stream::end(const std::string &reason) {
+  if (ended_) {
+    return;
+  }
+  ended_ = true;
+  idle_timer_->source.reset();
+  std::weak_ptr<bool> alive = alive_;
+  post_to(g_main_context_get_thread_default(), [this, alive, reason] {
+    if (auto a = alive.lock(); a && *a && events_.on_ended) {
+      events_.on_ended(reason);
+    }
+  });
+}
+
+}  // namespace livepipe::signaling::media
