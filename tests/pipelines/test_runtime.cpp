@@ -10,8 +10,12 @@
 #include "loader.h"
 
 #include <gst/gst.h>
+#define GST_USE_UNSTABLE_API  // webrtcbin's library is stable in practice; 1.22 still says not
+#include <gst/webrtc/webrtc.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
 #include <memory>
 
 using namespace livepipe;
@@ -343,6 +347,112 @@ BOOST_AUTO_TEST_CASE(the_fan_out_presets_offer_shared_rtp_and_encoded_slots) {
       }
     }
   }
+}
+
+// An in-process WebRTC publisher (its own webrtcbin) sends H.264 and Opus to
+// the webrtc-publish-fanout preset over loopback ICE; branches on the slots
+// receive the shared RTP and the encoded stream. Offer, answer and
+// candidates are handed over directly, as the signaling service would.
+namespace webrtc_loopback {
+
+struct Peers {
+  GstElement *publisher;
+  GstElement *server;
+};
+
+void on_answer_created(GstPromise *promise, gpointer data) {
+  auto *peers = static_cast<Peers *>(data);
+  GstWebRTCSessionDescription *answer = nullptr;
+  gst_structure_get(gst_promise_get_reply(promise), "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION,
+                    &answer, nullptr);
+  gst_promise_unref(promise);
+  g_signal_emit_by_name(peers->server, "set-local-description", answer, nullptr);
+  g_signal_emit_by_name(peers->publisher, "set-remote-description", answer, nullptr);
+  gst_webrtc_session_description_free(answer);
+}
+
+void on_offer_created(GstPromise *promise, gpointer data) {
+  auto *peers = static_cast<Peers *>(data);
+  GstWebRTCSessionDescription *offer = nullptr;
+  gst_structure_get(gst_promise_get_reply(promise), "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION,
+                    &offer, nullptr);
+  gst_promise_unref(promise);
+  g_signal_emit_by_name(peers->publisher, "set-local-description", offer, nullptr);
+  g_signal_emit_by_name(peers->server, "set-remote-description", offer, nullptr);
+  gst_webrtc_session_description_free(offer);
+  g_signal_emit_by_name(peers->server, "create-answer", nullptr,
+                        gst_promise_new_with_change_func(on_answer_created, peers, nullptr));
+}
+
+void on_negotiation_needed(GstElement *publisher, gpointer data) {
+  g_signal_emit_by_name(publisher, "create-offer", nullptr,
+                        gst_promise_new_with_change_func(on_offer_created, data, nullptr));
+}
+
+void forward_candidate(GstElement *, guint mline, gchar *candidate, gpointer other) {
+  g_signal_emit_by_name(static_cast<GstElement *>(other), "add-ice-candidate", mline, candidate);
+}
+
+}  // namespace webrtc_loopback
+
+BOOST_AUTO_TEST_CASE(webrtc_publish_fanout_receives_a_publisher_over_loopback) {
+  auto server = load_preset("webrtc-publish-fanout", {});
+  BOOST_TEST_INFO(all_problems(server));
+  BOOST_REQUIRE(server.ok());
+  GError *error = nullptr;
+  GstPtr<GstElement> publisher = sink(gst_parse_launch(
+      "webrtcbin name=pub bundle-policy=max-bundle "
+      "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=30/1 "
+      "! x264enc tune=zerolatency key-int-max=15 ! rtph264pay config-interval=-1 pt=96 "
+      "! application/x-rtp,media=video,encoding-name=H264,payload=96,clock-rate=90000 ! pub. "
+      "audiotestsrc is-live=true ! opusenc ! rtpopuspay pt=111 "
+      "! application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000 ! pub.",
+      &error));
+  BOOST_REQUIRE_MESSAGE(publisher && !error, (error ? error->message : ""));
+  GstPtr<GstElement> pub(gst_bin_get_by_name(GST_BIN(publisher.get()), "pub"));
+  webrtc_loopback::Peers peers{pub.get(), server.pipeline->find("webrtc")};
+  g_signal_connect(peers.publisher, "on-negotiation-needed",
+                   G_CALLBACK(webrtc_loopback::on_negotiation_needed), &peers);
+  g_signal_connect(peers.publisher, "on-ice-candidate",
+                   G_CALLBACK(webrtc_loopback::forward_candidate), peers.server);
+  g_signal_connect(peers.server, "on-ice-candidate", G_CALLBACK(webrtc_loopback::forward_candidate),
+                   peers.publisher);
+
+  std::map<std::string, std::unique_ptr<Counter>> counts;
+  std::vector<std::pair<pipelines::Slot *, pipelines::BranchPtr>> branches;
+  for (const char *slot : {"video-rtp", "audio-rtp", "video-h264", "audio-opus"}) {
+    GstElement *bin = make_branch("queue ! fakesink name=out sync=false async=false");
+    GstPtr<GstElement> out(gst_bin_get_by_name(GST_BIN(bin), "out"));
+    counts[slot] = count_into(out.get());
+    std::string attach_error;
+    auto branch = server.pipeline->slot(slot)->attach(bin, &attach_error);
+    BOOST_REQUIRE_MESSAGE(branch, attach_error);
+    branches.emplace_back(server.pipeline->slot(slot), branch);
+  }
+  gst_element_set_state(server.pipeline->element(), GST_STATE_PLAYING);
+  gst_element_set_state(publisher.get(), GST_STATE_PLAYING);
+  bool flowing = iterate_until(
+      [&] {
+        return std::all_of(counts.begin(), counts.end(),
+                           [](const auto &count) { return count.second->value() > 20; });
+      },
+      30);
+  for (const auto &[slot, count] : counts) {
+    BOOST_TEST_INFO(slot << " received " << count->value());
+    BOOST_TEST(count->value() > 20);
+  }
+  BOOST_TEST(flowing);
+  // The RTP that viewers get carries the payload types the preset sets.
+  GstPtr<GstPad> rtp_pad(
+      gst_element_get_static_pad(server.pipeline->find("video-rtp-tee"), "sink"));
+  MiniPtr<GstCaps> caps(gst_pad_get_current_caps(rtp_pad.get()));
+  BOOST_REQUIRE(caps);
+  int payload = 0;
+  gst_structure_get_int(gst_caps_get_structure(caps.get(), 0), "payload", &payload);
+  BOOST_TEST(payload == 96);
+  g_signal_handlers_disconnect_by_data(peers.publisher, &peers);
+  gst_element_set_state(publisher.get(), GST_STATE_NULL);
+  gst_element_set_state(server.pipeline->element(), GST_STATE_NULL);
 }
 
 BOOST_AUTO_TEST_CASE(testsrc_beauty_file_runs_to_eos) {
