@@ -177,28 +177,39 @@ int main(int argc, char **argv) {
   };
 
   std::printf("In one process, alternating, %d runs each after 3 warm-up runs:\n", iterations);
-  std::printf("%-24s %9s %22s %22s %7s\n", "pipeline", "elements", "description (ms)",
+  std::printf("%-24s %9s %23s %23s %15s\n", "pipeline", "elements", "description (ms)",
               "gst_parse_launch (ms)", "ratio");
-  std::printf("%-24s %9s %22s %22s %7s\n", "", "", "median   p90", "median   p90", "");
+  std::printf("%-24s %9s %7s %7s %7s %7s %7s %7s %7s %7s\n", "", "", "median", "min", "p90",
+              "median", "min", "p90", "median", "min");
   double worst = 0;
   for (const auto &c : cases) {
     std::vector<double> described, launched;
     int described_elements = 0, launched_elements = 0;
     for (int i = 0; i < 3 + iterations; ++i) {
-      double a = time_description(c, &described_elements);
-      double b = time_launch_line(c, out.string(), &launched_elements);
+      // Which side goes first alternates, so neither always inherits the
+      // other's warm (or cold) caches.
+      double a, b;
+      if (i % 2) {
+        a = time_description(c, &described_elements);
+        b = time_launch_line(c, out.string(), &launched_elements);
+      } else {
+        b = time_launch_line(c, out.string(), &launched_elements);
+        a = time_description(c, &described_elements);
+      }
       if (i >= 3) {
         described.push_back(a);
         launched.push_back(b);
       }
     }
     double ratio = median(described) / median(launched);
+    double best_ratio = percentile(described, 0) / percentile(launched, 0);
     worst = std::max(worst, ratio);
-    std::printf("%-24s %4d/%-4d %13.2f %7.2f %13.2f %7.2f %7.2f\n", c.name.c_str(),
-                described_elements, launched_elements, median(described),
-                percentile(described, 0.9), median(launched), percentile(launched, 0.9), ratio);
+    std::printf("%-24s %4d/%-4d %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f\n", c.name.c_str(),
+                described_elements, launched_elements, median(described), percentile(described, 0),
+                percentile(described, 0.9), median(launched), percentile(launched, 0),
+                percentile(launched, 0.9), ratio, best_ratio);
   }
-  std::printf("worst ratio %.2f (target <= 1.10)\n", worst);
+  std::printf("worst ratio of medians %.2f (target <= 1.10)\n", worst);
 
   if (process_iterations > 0) {
     std::printf(

@@ -70,6 +70,15 @@ GstPtr<GstPad> pad_by_name(GstElement *element, const std::string &name) {
   return GstPtr<GstPad>(gst_element_request_pad_simple(element, name.c_str()));
 }
 
+// Gives a request pad that was made for a link back when it is not used.
+void release_if_requested(GstElement *element, GstPad *pad) {
+  GstPtr<GstPadTemplate> templ(pad ? gst_pad_get_pad_template(pad) : nullptr);
+  if (templ && GST_PAD_TEMPLATE_PRESENCE(templ.get()) == GST_PAD_REQUEST &&
+      !gst_pad_is_linked(pad)) {
+    gst_element_release_request_pad(element, pad);
+  }
+}
+
 void post_link_error(GstElement *element, const std::string &message) {
   GError *error = g_error_new_literal(GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, message.c_str());
   gst_element_post_message(element,
@@ -112,6 +121,7 @@ void on_pad_added(GstElement *element, GstPad *pad, gpointer data) {
       compatible = gst_caps_can_intersect(caps.get(), accepted.get());
     }
     if (!compatible) {
+      release_if_requested(link.target.get(), sink_pad.get());
       if (chosen) {
         post_link_error(element, "cannot link pad '" + std::string(pad_name.get()) + "' (" +
                                      (caps ? GCharPtr(gst_caps_to_string(caps.get())).get()
@@ -127,8 +137,14 @@ void on_pad_added(GstElement *element, GstPad *pad, gpointer data) {
       GstElement *filter = make_filter(link.caps.get(), link.filter_name, link.description);
       GstPtr<GstObject> bin(gst_object_get_parent(GST_OBJECT(element)));
       GstPtr<GstPad> filter_src(gst_element_get_static_pad(filter, "src"));
-      if (!bin || !gst_bin_add(GST_BIN(bin.get()), filter) ||
-          gst_pad_link(filter_src.get(), link_to.get()) != GST_PAD_LINK_OK) {
+      bool added = bin && gst_bin_add(GST_BIN(bin.get()), filter);
+      if (!added || gst_pad_link(filter_src.get(), link_to.get()) != GST_PAD_LINK_OK) {
+        if (added) {
+          gst_bin_remove(GST_BIN(bin.get()), filter);
+        } else {
+          gst_object_unref(gst_object_ref_sink(filter));
+        }
+        release_if_requested(link.target.get(), link_to.get());
         post_link_error(element, "cannot insert the caps filter of link " + link.description);
         continue;
       }
@@ -211,7 +227,7 @@ std::unique_ptr<Pipeline> build(const CheckedPlan &checked, Problems &problems) 
     std::string description = planned.from.to_string() + " -> " + planned.to.to_string();
     GstElement *target = elements[link.to];
     std::string target_pad = link.to_pad;
-    std::string filter_name = planned.from.element + "->" + planned.to.element;
+    std::string filter_name = planned.from.to_string() + "->" + planned.to.to_string();
     if (link.mode == LinkMode::kDynamic) {
       auto &links = dynamic[link.from];
       if (!links) {

@@ -185,7 +185,7 @@ class Reader {
   void check_members(const JsonValue *object, const std::string &path, ObjectKind kind,
                      const char *what) {
     const auto &known = known_members(kind);
-    for (const auto &[name, name_value] : object->members()) {
+    for (const auto &[name, value] : object->members()) {
       if (std::find(known.begin(), known.end(), name) == known.end()) {
         problem(path_member(path, name),
                 "unknown member '" + name + "' in " + what + closest_hint(name, known));
@@ -449,8 +449,8 @@ class Reader {
       decl.template_name = template_name.value_or("");
       decl.values_path = path_member(element_path, values_member);
       if (const JsonValue *values = this->object(object, element_path, values_member)) {
-        for (const auto &[name, name_value] : values->members()) {
-          const JsonValue *value = &name_value;
+        for (const auto &[name, member] : values->members()) {
+          const JsonValue *value = &member;
           if (!scalar_from_json(value)) {
             problem(path_member(decl.values_path, name),
                     std::string("a value must be a string, number or boolean, not ") +
@@ -535,7 +535,7 @@ class Reader {
       return out;
     }
     std::string path = path_member(graph_path, name);
-    for (const auto &[end, end_value] : object->members()) {
+    for (const auto &[end, value] : object->members()) {
       std::string end_path = path_member(path, end);
       if (!is_identifier(end)) {
         problem(end_path, "'" + end + "' is not an identifier");
@@ -556,9 +556,9 @@ class Reader {
       return out;
     }
     std::string path = path_member(kRootPath, "slots");
-    for (const auto &[name, name_value] : object->members()) {
+    for (const auto &[name, value] : object->members()) {
       std::string slot_path = path_member(path, name);
-      const JsonValue *node = &name_value;
+      const JsonValue *node = &value;
       if (!is_identifier(name)) {
         problem(slot_path, "slot name '" + name + "' is not an identifier");
         continue;
@@ -623,9 +623,9 @@ class Reader {
       return out;
     }
     std::string path = path_member(kRootPath, "templates");
-    for (const auto &[name, name_value] : object->members()) {
+    for (const auto &[name, value] : object->members()) {
       std::string template_path = path_member(path, name);
-      const JsonValue *node = &name_value;
+      const JsonValue *node = &value;
       if (!is_identifier(name)) {
         problem(template_path, "template name '" + name + "' is not an identifier");
         continue;

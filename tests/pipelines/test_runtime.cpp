@@ -10,8 +10,19 @@
 #include "loader.h"
 
 #include <gst/gst.h>
+#define GST_USE_UNSTABLE_API  // webrtcbin's library is stable in practice; 1.22 still says not
+#include <gst/webrtc/webrtc.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <csignal>
+#include <map>
 #include <memory>
 
 using namespace livepipe;
@@ -343,6 +354,211 @@ BOOST_AUTO_TEST_CASE(the_fan_out_presets_offer_shared_rtp_and_encoded_slots) {
       }
     }
   }
+}
+
+// An in-process WebRTC publisher: its own webrtcbin sends H.264 and Opus to
+// `server` (a webrtcbin in a preset) over loopback ICE. Offer, answer and
+// candidates are handed over directly, as the signaling service would.
+class LoopbackPublisher {
+ public:
+  explicit LoopbackPublisher(GstElement *server) : server_(server) {
+    GError *error = nullptr;
+    pipeline_ = sink(gst_parse_launch(
+        "webrtcbin name=pub bundle-policy=max-bundle "
+        "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=30/1 "
+        "! x264enc tune=zerolatency key-int-max=15 ! rtph264pay config-interval=-1 pt=96 "
+        "! application/x-rtp,media=video,encoding-name=H264,payload=96,clock-rate=90000 ! pub. "
+        "audiotestsrc is-live=true ! opusenc ! rtpopuspay pt=111 "
+        "! application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000 ! pub.",
+        &error));
+    BOOST_REQUIRE_MESSAGE(pipeline_ && !error, (error ? error->message : ""));
+    publisher_.reset(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "pub"));
+    g_signal_connect(publisher_.get(), "on-negotiation-needed", G_CALLBACK(negotiate), this);
+    g_signal_connect(publisher_.get(), "on-ice-candidate", G_CALLBACK(forward), server_);
+    g_signal_connect(server_, "on-ice-candidate", G_CALLBACK(forward), publisher_.get());
+  }
+  ~LoopbackPublisher() {
+    gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+    g_signal_handlers_disconnect_by_data(publisher_.get(), this);
+    g_signal_handlers_disconnect_by_data(publisher_.get(), server_);
+    g_signal_handlers_disconnect_by_data(server_, publisher_.get());
+  }
+  void start() { gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING); }
+
+ private:
+  static GstWebRTCSessionDescription *reply(GstPromise *promise, const char *field) {
+    GstWebRTCSessionDescription *description = nullptr;
+    gst_structure_get(gst_promise_get_reply(promise), field, GST_TYPE_WEBRTC_SESSION_DESCRIPTION,
+                      &description, nullptr);
+    gst_promise_unref(promise);
+    return description;
+  }
+  static void negotiate(GstElement *publisher, gpointer data) {
+    g_signal_emit_by_name(publisher, "create-offer", nullptr,
+                          gst_promise_new_with_change_func(on_offer, data, nullptr));
+  }
+  static void on_offer(GstPromise *promise, gpointer data) {
+    auto *self = static_cast<LoopbackPublisher *>(data);
+    GstWebRTCSessionDescription *offer = reply(promise, "offer");
+    g_signal_emit_by_name(self->publisher_.get(), "set-local-description", offer, nullptr);
+    g_signal_emit_by_name(self->server_, "set-remote-description", offer, nullptr);
+    gst_webrtc_session_description_free(offer);
+    g_signal_emit_by_name(self->server_, "create-answer", nullptr,
+                          gst_promise_new_with_change_func(on_answer, data, nullptr));
+  }
+  static void on_answer(GstPromise *promise, gpointer data) {
+    auto *self = static_cast<LoopbackPublisher *>(data);
+    GstWebRTCSessionDescription *answer = reply(promise, "answer");
+    g_signal_emit_by_name(self->server_, "set-local-description", answer, nullptr);
+    g_signal_emit_by_name(self->publisher_.get(), "set-remote-description", answer, nullptr);
+    gst_webrtc_session_description_free(answer);
+  }
+  static void forward(GstElement *, guint mline, gchar *candidate, gpointer other) {
+    g_signal_emit_by_name(static_cast<GstElement *>(other), "add-ice-candidate", mline, candidate);
+  }
+
+  GstElement *server_;
+  GstPtr<GstElement> pipeline_;
+  GstPtr<GstElement> publisher_;
+};
+
+// Counting fakesink branches on a preset's slots.
+class SlotTaps {
+ public:
+  SlotTaps(const pipelines::Pipeline &pipeline, std::initializer_list<const char *> slots) {
+    for (const char *slot : slots) {
+      GstElement *bin = make_branch("queue ! fakesink name=out sync=false async=false");
+      GstPtr<GstElement> out(gst_bin_get_by_name(GST_BIN(bin), "out"));
+      counts_[slot] = count_into(out.get());
+      std::string error;
+      BOOST_REQUIRE_MESSAGE(pipeline.slot(slot)->attach(bin, &error), error);
+    }
+  }
+  // Waits until every slot has passed more than `buffers`.
+  bool all_above(int buffers, int seconds) const {
+    bool ok = iterate_until(
+        [&] {
+          return std::all_of(counts_.begin(), counts_.end(),
+                             [&](const auto &count) { return count.second->value() > buffers; });
+        },
+        seconds);
+    for (const auto &[slot, count] : counts_) {
+      BOOST_TEST_MESSAGE(slot << " passed " << count->value() << " buffers");
+      BOOST_TEST(count->value() > buffers, slot);
+    }
+    return ok;
+  }
+
+ private:
+  std::map<std::string, std::unique_ptr<Counter>> counts_;
+};
+
+BOOST_AUTO_TEST_CASE(webrtc_publish_fanout_receives_a_publisher_over_loopback) {
+  auto server = load_preset("webrtc-publish-fanout", {});
+  BOOST_TEST_INFO(all_problems(server));
+  BOOST_REQUIRE(server.ok());
+  LoopbackPublisher publisher(server.pipeline->find("webrtc"));
+  SlotTaps taps(*server.pipeline, {"video-rtp", "audio-rtp", "video-h264", "audio-opus"});
+  gst_element_set_state(server.pipeline->element(), GST_STATE_PLAYING);
+  publisher.start();
+  BOOST_TEST(taps.all_above(20, 30));
+  // The RTP that viewers get carries the payload type the preset sets.
+  GstPtr<GstPad> rtp_pad(
+      gst_element_get_static_pad(server.pipeline->find("video-rtp-tee"), "sink"));
+  MiniPtr<GstCaps> caps(gst_pad_get_current_caps(rtp_pad.get()));
+  BOOST_REQUIRE(caps);
+  int payload = 0;
+  gst_structure_get_int(gst_caps_get_structure(caps.get(), 0), "payload", &payload);
+  BOOST_TEST(payload == 96);
+  gst_element_set_state(server.pipeline->element(), GST_STATE_NULL);
+}
+
+// nginx with the RTMP module on a free loopback port, for as long as it lives.
+class RtmpServer {
+ public:
+  RtmpServer() {
+    port_ = free_port();
+    dir_.write("nginx.conf",
+               "daemon off;\nmaster_process off;\npid " + (dir_.path() / "nginx.pid").string() +
+                   ";\nerror_log " + (dir_.path() / "error.log").string() +
+                   ";\nload_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n"
+                   "events {}\nrtmp { server { listen 127.0.0.1:" +
+                   std::to_string(port_) + "; application live { live on; record off; } } }\n");
+    std::string prefix = dir_.path().string() + "/";
+    std::string conf = (dir_.path() / "nginx.conf").string();
+    std::string errors = (dir_.path() / "error.log").string();
+    const char *argv[] = {"nginx",      "-p", prefix.c_str(), "-c",
+                          conf.c_str(), "-e", errors.c_str(), nullptr};
+    GError *error = nullptr;
+    BOOST_REQUIRE_MESSAGE(
+        g_spawn_async(nullptr, const_cast<gchar **>(argv), nullptr,
+                      GSpawnFlags(G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD), nullptr,
+                      nullptr, &pid_, &error),
+        (error ? error->message : "nginx did not start"));
+    BOOST_REQUIRE_MESSAGE(iterate_until([&] { return accepts(); }, 10),
+                          "nginx does not listen on port " << port_);
+  }
+  ~RtmpServer() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+    g_spawn_close_pid(pid_);
+  }
+  std::string url(const std::string &stream) const {
+    return "rtmp://127.0.0.1:" + std::to_string(port_) + "/live/" + stream;
+  }
+
+ private:
+  static int free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof address);
+    getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length);
+    close(fd);
+    return ntohs(address.sin_port);
+  }
+  bool accepts() const {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port_));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0;
+    close(fd);
+    return ok;
+  }
+
+  TempDir dir_;
+  int port_ = 0;
+  GPid pid_ = 0;
+};
+
+// The RTMP presets through a real RTMP server: a WebRTC publisher restreamed
+// to nginx by webrtc-publish-rtmp (Opus becomes AAC), pulled back by
+// rtmp-pull-webrtc-fanout (AAC becomes Opus) and fanned out to its slots.
+BOOST_AUTO_TEST_CASE(rtmp_presets_restream_and_pull_through_nginx) {
+  RtmpServer nginx;
+  std::string url = nginx.url("loopback");
+  auto restream = load_preset("webrtc-publish-rtmp", LoadOptions{.params = {{"url", url}}});
+  BOOST_TEST_INFO(all_problems(restream));
+  BOOST_REQUIRE(restream.ok());
+  LoopbackPublisher publisher(restream.pipeline->find("webrtc"));
+  auto sent = count_into(restream.pipeline->find("rtmp"));
+  gst_element_set_state(restream.pipeline->element(), GST_STATE_PLAYING);
+  publisher.start();
+  BOOST_REQUIRE_MESSAGE(iterate_until([&] { return sent->value() > 30; }, 30),
+                        "the restream sent " << sent->value() << " buffers to nginx");
+
+  auto pull = load_preset("rtmp-pull-webrtc-fanout", LoadOptions{.params = {{"url", url}}});
+  BOOST_TEST_INFO(all_problems(pull));
+  BOOST_REQUIRE(pull.ok());
+  SlotTaps taps(*pull.pipeline, {"video-rtp", "audio-rtp", "video-h264", "audio-opus"});
+  gst_element_set_state(pull.pipeline->element(), GST_STATE_PLAYING);
+  BOOST_TEST(taps.all_above(20, 30));
+  gst_element_set_state(pull.pipeline->element(), GST_STATE_NULL);
+  gst_element_set_state(restream.pipeline->element(), GST_STATE_NULL);
 }
 
 BOOST_AUTO_TEST_CASE(testsrc_beauty_file_runs_to_eos) {
