@@ -642,6 +642,18 @@ bool Server::start(std::string *error) {
   // permessage-deflate keeps a zlib state of a few hundred KB per connection;
   // signaling messages are small, and memory per idle peer matters more.
   soup_server_remove_websocket_extension(server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+  // libsoup 3.2 never notices a client closing an idle keep-alive connection
+  // (fixed upstream in 3.3): each one stays in CLOSE-WAIT and keeps its file
+  // descriptor forever. Plain HTTP exchanges therefore end their connection
+  // after the response; WebSocket upgrades keep theirs.
+  g_signal_connect(server, "request-read", G_CALLBACK(+[](SoupServer *, SoupServerMessage *msg) {
+                     SoupMessageHeaders *request = soup_server_message_get_request_headers(msg);
+                     if (!soup_message_headers_header_contains(request, "Upgrade", "websocket")) {
+                       soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+                                                    "Connection", "close");
+                     }
+                   }),
+                   nullptr);
   soup_server_add_handler(server, "/ws", Impl::ws_http, &s, nullptr);
   soup_server_add_websocket_handler(server, "/ws", nullptr, nullptr, Impl::ws_v1, &s, nullptr);
   soup_server_add_websocket_handler(server, "/ws/gst", nullptr, nullptr, Impl::ws_gst, &s, nullptr);
