@@ -3,6 +3,7 @@
 #include "loader.h"
 #include "util/maincontext.h"
 
+#include <algorithm>
 #include <gst/app/app.h>
 #include <gst/video/video.h>
 
@@ -10,6 +11,9 @@
 
 namespace livepipe::signaling::media {
 namespace {
+
+// How long a new publisher may take to connect before its first packet.
+constexpr int64_t kConnectGraceSeconds = 20;
 
 // What a viewer's appsink branches push into; cleared before the transport
 // dies so a late packet on the streaming thread never reaches a freed one.
@@ -157,10 +161,15 @@ bool Stream::start(const OfferPlan &publisher, Answerer::Done done, std::string 
   started_unix_ = g_get_real_time() / G_USEC_PER_SEC;
   last_media_us_ = g_get_monotonic_time();
   idle_timer_->source = add_timeout(g_main_context_get_thread_default(), 500, [this] {
+    // Until the first packet the publisher is still connecting (ICE, DTLS),
+    // which takes longer on a busy host: it gets a longer grace period.
+    const int64_t limit_s =
+        packets_in_.load(std::memory_order_relaxed) == 0
+            ? std::max<int64_t>(options_.idle_timeout_seconds, kConnectGraceSeconds)
+            : options_.idle_timeout_seconds;
     int64_t idle_us = g_get_monotonic_time() - last_media_us_.load();
-    if (idle_us > options_.idle_timeout_seconds * G_USEC_PER_SEC) {
-      end("no media from the publisher for " + std::to_string(options_.idle_timeout_seconds) +
-          " s");
+    if (idle_us > limit_s * G_USEC_PER_SEC) {
+      end("no media from the publisher for " + std::to_string(limit_s) + " s");
       return false;
     }
     return true;
