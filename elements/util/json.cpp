@@ -2,8 +2,6 @@
 
 #include "gstptr.h"
 
-#include <cstdio>
-
 namespace livepipe::json {
 
 NodePtr parse(std::string_view text, ParseError *error) {
@@ -15,16 +13,6 @@ NodePtr parse(std::string_view text, ParseError *error) {
       error->message = gerror ? gerror->message : "invalid JSON";
       error->line = static_cast<int>(json_parser_get_current_line(parser.get()));
       error->column = static_cast<int>(json_parser_get_current_pos(parser.get()));
-      // json-glib resets its position once it fails; the message keeps it
-      // as "<data>:LINE:COLUMN: Parse error: ...".
-      int line = 0, column = 0, consumed = 0;
-      if (error->line == 0 &&
-          std::sscanf(error->message.c_str(), "<data>:%d:%d: %n", &line, &column, &consumed) == 2 &&
-          consumed > 0) {
-        error->line = line;
-        error->column = column;
-        error->message.erase(0, static_cast<size_t>(consumed));
-      }
     }
     g_clear_error(&gerror);
     return nullptr;
