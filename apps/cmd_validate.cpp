@@ -70,7 +70,7 @@ int cmd_validate(int argc, char **argv) {
       all_ok = false;
       continue;
     }
-    auto result = loader.load_file(*path, {.params = params, .placeholders = true});
+    auto result = loader.load_file(*path, {.params = params, .use_examples = true});
     if (result.ok()) {
       if (!quiet) {
         std::printf("%s: ok\n", path->c_str());

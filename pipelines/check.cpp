@@ -499,7 +499,7 @@ class Checker {
     }
   }
 
-  void slot_checks(const PlannedSlot &slot) {
+  void slot_checks(const SlotDecl &slot) {
     auto found = index_.find(slot.element);
     if (found == index_.end() || !infos_[found->second].klass) {
       return;

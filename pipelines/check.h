@@ -39,7 +39,7 @@ struct CheckedLink {
 };
 
 struct CheckedSlot {
-  const PlannedSlot *plan = nullptr;
+  const SlotDecl *plan = nullptr;
   size_t element = 0;
   SlotKind kind = SlotKind::kFanOut;
 };

@@ -11,7 +11,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <set>
 
 namespace livepipe::pipelines {
 
@@ -193,6 +192,33 @@ class Reader {
     }
   }
 
+  // Calls `each(name, object, path)` for each member of `parent`'s member
+  // `member` that is an object with an identifier for a name (checking its
+  // members against `kind`); reports the members that are not.
+  template <typename Each>
+  void named_objects(const JsonValue *parent, const std::string &parent_path, const char *member,
+                     ObjectKind kind, const std::string &what, Each each) {
+    const JsonValue *object = this->object(parent, parent_path, member);
+    if (!object) {
+      return;
+    }
+    std::string path = path_member(parent_path, member);
+    for (const auto &[name, value] : object->members()) {
+      std::string item_path = path_member(path, name);
+      if (!is_identifier(name)) {
+        problem(item_path, what + " name '" + name +
+                               "' is not an identifier (letters, digits, '_' and '-', not first)");
+        continue;
+      }
+      if (!value.is(JsonValue::Kind::kObject)) {
+        problem(item_path, "a " + what + " must be an object, not " + value.type_name());
+        continue;
+      }
+      check_members(&value, item_path, kind, ("a " + what).c_str());
+      each(name, &value, item_path);
+    }
+  }
+
   const JsonValue *member(const JsonValue *object, const char *name) {
     return object ? object->find(name) : nullptr;
   }
@@ -269,32 +295,17 @@ class Reader {
 
   std::vector<ParamDecl> params(const JsonValue *graph, const std::string &graph_path) {
     std::vector<ParamDecl> out;
-    const JsonValue *object = this->object(graph, graph_path, "params");
-    if (!object) {
-      return out;
-    }
-    std::string path = path_member(graph_path, "params");
-    for (const auto &[name, name_value] : object->members()) {
-      std::string param_path = path_member(path, name);
-      if (auto decl = param(name, &name_value, param_path)) {
-        out.push_back(std::move(*decl));
-      }
-    }
+    named_objects(graph, graph_path, "params", ObjectKind::kParam, "param",
+                  [&](const std::string &name, const JsonValue *object, const std::string &path) {
+                    if (auto decl = param(name, object, path)) {
+                      out.push_back(std::move(*decl));
+                    }
+                  });
     return out;
   }
 
-  std::optional<ParamDecl> param(const std::string &name, const JsonValue *node,
+  std::optional<ParamDecl> param(const std::string &name, const JsonValue *object,
                                  const std::string &path) {
-    if (!is_identifier(name)) {
-      problem(path, "param name '" + name +
-                        "' is not an identifier (letters, digits, '_' and '-', not first)");
-    }
-    if (!node->is(JsonValue::Kind::kObject)) {
-      problem(path, "param '" + name + "' must be an object, not " + node->type_name());
-      return std::nullopt;
-    }
-    const JsonValue *object = node;
-    check_members(object, path, ObjectKind::kParam, "a param");
     ParamDecl decl;
     decl.name = name;
     decl.origin = at(path);
@@ -551,52 +562,38 @@ class Reader {
 
   std::vector<SlotDecl> slots(const JsonValue *root) {
     std::vector<SlotDecl> out;
-    const JsonValue *object = this->object(root, "$", "slots");
-    if (!object) {
-      return out;
-    }
-    std::string path = path_member(kRootPath, "slots");
-    for (const auto &[name, value] : object->members()) {
-      std::string slot_path = path_member(path, name);
-      const JsonValue *node = &value;
-      if (!is_identifier(name)) {
-        problem(slot_path, "slot name '" + name + "' is not an identifier");
-        continue;
-      }
-      if (!node->is(JsonValue::Kind::kObject)) {
-        problem(slot_path, std::string("a slot must be an object, not ") + node->type_name());
-        continue;
-      }
-      const JsonValue *slot = node;
-      check_members(slot, slot_path, ObjectKind::kSlot, "a slot");
-      SlotDecl decl;
-      decl.name = name;
-      decl.origin = at(slot_path);
-      auto element = string(slot, slot_path, "element", true);
-      auto kind = string(slot, slot_path, "kind", false);
-      decl.doc = string(slot, slot_path, "doc", false).value_or("");
-      decl.caps = string(slot, slot_path, "caps", false).value_or("");
-      if (!element || !endpoint_shape(*element, path_member(slot_path, "element"), true)) {
-        continue;
-      }
-      if (element->find('.') != std::string::npos) {
-        problem(path_member(slot_path, "element"), "a slot names an element, not a pad");
-        continue;
-      }
-      decl.element = *element;
-      if (kind) {
-        if (*kind == "fan-out") {
-          decl.kind = SlotKind::kFanOut;
-        } else if (*kind == "fan-in") {
-          decl.kind = SlotKind::kFanIn;
-        } else {
-          problem(path_member(slot_path, "kind"),
+    named_objects(
+        root, "$", "slots", ObjectKind::kSlot, "slot",
+        [&](const std::string &name, const JsonValue *slot, const std::string &slot_path) {
+          SlotDecl decl;
+          decl.name = name;
+          decl.origin = at(slot_path);
+          auto element = string(slot, slot_path, "element", true);
+          auto kind = string(slot, slot_path, "kind", false);
+          decl.doc = string(slot, slot_path, "doc", false).value_or("");
+          decl.caps = string(slot, slot_path, "caps", false).value_or("");
+          if (!element || !endpoint_shape(*element, path_member(slot_path, "element"), true)) {
+            return;
+          }
+          if (element->find('.') != std::string::npos) {
+            problem(path_member(slot_path, "element"), "a slot names an element, not a pad");
+            return;
+          }
+          decl.element = *element;
+          if (kind) {
+            if (*kind == "fan-out") {
+              decl.kind = SlotKind::kFanOut;
+            } else if (*kind == "fan-in") {
+              decl.kind = SlotKind::kFanIn;
+            } else {
+              problem(
+                  path_member(slot_path, "kind"),
                   "unknown slot kind '" + *kind + "'; 'fan-out' (a tee) or 'fan-in' (a funnel)");
-          continue;
-        }
-      }
-      out.push_back(std::move(decl));
-    }
+              return;
+            }
+          }
+          out.push_back(std::move(decl));
+        });
     return out;
   }
 
@@ -608,45 +605,24 @@ class Reader {
     out.links = links(object, path);
     out.inputs = endpoints(object, path, "inputs");
     out.outputs = endpoints(object, path, "outputs");
-    std::set<std::string> seen;
-    for (const auto &decl : out.params) {
-      if (!seen.insert(decl.name).second) {
-        problem(decl.origin.path, "duplicate param '" + decl.name + "'");
-      }
-    }
   }
 
   std::vector<TemplateDecl> templates(const JsonValue *root) {
     std::vector<TemplateDecl> out;
-    const JsonValue *object = this->object(root, "$", "templates");
-    if (!object) {
-      return out;
-    }
-    std::string path = path_member(kRootPath, "templates");
-    for (const auto &[name, value] : object->members()) {
-      std::string template_path = path_member(path, name);
-      const JsonValue *node = &value;
-      if (!is_identifier(name)) {
-        problem(template_path, "template name '" + name + "' is not an identifier");
-        continue;
-      }
-      if (!node->is(JsonValue::Kind::kObject)) {
-        problem(template_path,
-                std::string("a template must be an object, not ") + node->type_name());
-        continue;
-      }
-      const JsonValue *decl_object = node;
-      check_members(decl_object, template_path, ObjectKind::kTemplate, "a template");
-      TemplateDecl decl;
-      decl.name = name;
-      decl.summary = string(decl_object, template_path, "summary", true).value_or("");
-      string(decl_object, template_path, "doc", false);
-      graph(decl_object, template_path, decl, true);
-      if (decl.inputs.empty() && decl.outputs.empty()) {
-        problem(template_path, "a template needs 'inputs' or 'outputs' to be linked to");
-      }
-      out.push_back(std::move(decl));
-    }
+    named_objects(root, "$", "templates", ObjectKind::kTemplate, "template",
+                  [&](const std::string &name, const JsonValue *decl_object,
+                      const std::string &template_path) {
+                    TemplateDecl decl;
+                    decl.name = name;
+                    decl.summary = string(decl_object, template_path, "summary", true).value_or("");
+                    string(decl_object, template_path, "doc", false);
+                    graph(decl_object, template_path, decl, true);
+                    if (decl.inputs.empty() && decl.outputs.empty()) {
+                      problem(template_path,
+                              "a template needs 'inputs' or 'outputs' to be linked to");
+                    }
+                    out.push_back(std::move(decl));
+                  });
     return out;
   }
 

@@ -349,8 +349,7 @@ Plan expand(const DescriptionDecl &description, const Scope &scope, const Librar
                        closest_hint(slot.element, ids));
       continue;
     }
-    plan.slots.push_back(
-        PlannedSlot{slot.name, slot.element, slot.kind, slot.doc, slot.caps, slot.origin});
+    plan.slots.push_back(slot);
   }
   return plan;
 }

@@ -43,15 +43,6 @@ struct PlannedLink {
   Origin origin;
 };
 
-struct PlannedSlot {
-  std::string name;
-  std::string element;
-  std::optional<SlotKind> kind;
-  std::string doc;
-  std::string caps;
-  Origin origin;
-};
-
 struct PlannedEnd {
   std::string name;
   Endpoint target;
@@ -63,7 +54,7 @@ struct Plan {
   std::string summary;
   std::vector<PlannedElement> elements;
   std::vector<PlannedLink> links;
-  std::vector<PlannedSlot> slots;
+  std::vector<SlotDecl> slots;
   std::vector<PlannedEnd> inputs;  // a branch description's ghost pads
   std::vector<PlannedEnd> outputs;
   // Element ids that links refer to, including links with a problem at their

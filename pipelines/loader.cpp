@@ -47,7 +47,7 @@ LoadResult Loader::load(const DocumentPtr &doc, Problems &problems,
         description.param(name) ? Origin{doc, path_member(params_at.path, name)} : params_at;
     given.push_back(GivenParam{name, Scalar(value), at});
   }
-  Scope scope = Scope::resolve(description, given, params_at, options.placeholders, problems);
+  Scope scope = Scope::resolve(description, given, params_at, options.use_examples, problems);
   auto plan = std::make_unique<Plan>(expand(description, scope, library, problems));
   CheckedPlan checked = check(std::move(plan), problems);
   if (problems.empty() && options.build) {

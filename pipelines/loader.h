@@ -31,7 +31,7 @@ struct LoadOptions {
   std::map<std::string, std::string> params;
   // Required params without a value take their example (or a neutral value
   // of their type): for checking a description on its own.
-  bool placeholders = false;
+  bool use_examples = false;
   // False: check only, create no element (result.pipeline stays null).
   bool build = true;
 };

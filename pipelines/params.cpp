@@ -134,7 +134,7 @@ std::optional<Scalar> coerce_param(const ParamDecl &decl, const Scalar &value, s
 }
 
 Scope Scope::resolve(const GraphDecl &graph, const std::vector<GivenParam> &given,
-                     const Origin &missing_at, bool placeholders, Problems &problems) {
+                     const Origin &missing_at, bool use_examples, Problems &problems) {
   Scope scope;
   scope.owner_ = graph.name;
   std::vector<std::string> declared;
@@ -162,7 +162,7 @@ Scope Scope::resolve(const GraphDecl &graph, const std::vector<GivenParam> &give
     } else if (decl.default_value) {
       value = decl.default_value;
     } else if (decl.required) {
-      if (placeholders) {
+      if (use_examples) {
         std::string why;
         Scalar stand_in = std::string("example");
         if (decl.example) {

@@ -33,12 +33,12 @@ struct Substituted {
 class Scope {
  public:
   // Takes each declared param's value from `given`, else its default; a
-  // required one without either is a problem unless `placeholders` is set,
+  // required one without either is a problem unless `use_examples` is set,
   // when its example (or a neutral value of its type) stands in. Values given
   // for undeclared params are problems. `missing_at` is where a missing value
   // is reported.
   static Scope resolve(const GraphDecl &graph, const std::vector<GivenParam> &given,
-                       const Origin &missing_at, bool placeholders, Problems &problems);
+                       const Origin &missing_at, bool use_examples, Problems &problems);
 
   // Replaces ${name} in strings; "$${" stands for a literal "${". A value
   // that is exactly "${name}" keeps the param's type; otherwise the result is

@@ -151,8 +151,8 @@ BOOST_AUTO_TEST_CASE(missing_required_param) {
     "links": [{"from": "src", "to": "sink"}]})";
   auto result = load_text(text);
   expect_problem(result, "missing required param 'location' for 't': file to write", "$.params");
-  // With placeholders (livepipe validate) a stand-in value is used.
-  BOOST_TEST(load_text(text, LoadOptions{.placeholders = true}).ok());
+  // With use_examples (livepipe validate) a stand-in value is used.
+  BOOST_TEST(load_text(text, LoadOptions{.use_examples = true}).ok());
   BOOST_TEST(load_text(text, LoadOptions{.params = {{"location", "/tmp/x"}}}).ok());
 }
 

@@ -325,7 +325,7 @@ BOOST_AUTO_TEST_CASE(every_preset_validates_and_builds) {
   BOOST_TEST(presets.size() >= 6u);
   for (const auto &preset : presets) {
     BOOST_TEST_CONTEXT(preset.name) {
-      auto result = load_preset(preset.name, LoadOptions{.placeholders = true});
+      auto result = load_preset(preset.name, LoadOptions{.use_examples = true});
       BOOST_TEST_INFO(all_problems(result));
       BOOST_TEST(result.ok());
       BOOST_TEST(result.pipeline);
@@ -347,7 +347,7 @@ BOOST_AUTO_TEST_CASE(every_preset_validates_and_builds) {
 BOOST_AUTO_TEST_CASE(the_fan_out_presets_offer_shared_rtp_and_encoded_slots) {
   for (const char *name : {"webrtc-publish-fanout", "rtmp-pull-webrtc-fanout", "replay-file"}) {
     BOOST_TEST_CONTEXT(name) {
-      auto result = load_preset(name, LoadOptions{.placeholders = true});
+      auto result = load_preset(name, LoadOptions{.use_examples = true});
       BOOST_REQUIRE(result.ok());
       for (const char *slot : {"video-h264", "video-rtp", "audio-opus", "audio-rtp"}) {
         BOOST_TEST(result.pipeline->slot(slot), slot);

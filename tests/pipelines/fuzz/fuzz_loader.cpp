@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   positions.find("$.elements[0].properties[\"a.b\"]");
   auto result = loader->load_text(
       text, "fuzz.json",
-      {.params = {{"location", "x.mp4"}, {"width", "64"}}, .placeholders = true, .build = false});
+      {.params = {{"location", "x.mp4"}, {"width", "64"}}, .use_examples = true, .build = false});
   for (const auto &problem : result.problems) {
     (void)problem.to_string();
   }
