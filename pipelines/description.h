@@ -152,11 +152,11 @@ struct DescriptionDecl : GraphDecl {
 
 // Descriptions larger than this are refused before parsing.
 inline constexpr size_t kMaxDescriptionBytes = 1 << 20;
-// Objects and arrays nested deeper than this are refused before parsing.
+// Objects and arrays nested deeper than this are refused.
 inline constexpr int kMaxNesting = 32;
 
 // Parses text as a description document. On malformed JSON adds a problem
-// with json-glib's line and column and returns nullptr.
+// with the line and column where the text goes wrong and returns nullptr.
 DocumentPtr parse_document(std::string_view text, std::string file, Problems &problems);
 // Reads and parses a file.
 DocumentPtr read_document(const std::filesystem::path &file, Problems &problems);

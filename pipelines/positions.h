@@ -1,11 +1,10 @@
 // JSON paths and where they are in a document's text.
 //
-// json-glib builds nodes without source positions, so problems found in a
-// parsed description could not say where they are. PositionMap is a small
-// tolerant scanner over the same text that records, for every value, the
-// JSONPath-like path the loader uses ($.elements[2].properties.bitrate) and its
-// line and column. It never fails: on text it cannot follow it keeps what it
-// recorded so far.
+// The parsed tree keeps no source positions: most loads report no problem
+// and should not pay for them. When a problem needs one, PositionMap scans
+// the same text and records, for every value, the JSONPath-like path the
+// loader uses ($.elements[2].properties.bitrate) and its line and column. It
+// never fails: on text it cannot follow it keeps what it recorded so far.
 #pragma once
 
 #include <string>
@@ -41,7 +40,7 @@ class PositionMap {
   // ancestor that it does have.
   Position find(std::string_view path) const;
 
-  // Members that appear twice in one object (json-glib keeps the last).
+  // Members that appear twice in one object (the reader keeps the last).
   const std::vector<std::string> &duplicate_keys() const { return duplicates_; }
 
   // Deepest nesting of objects and arrays seen (how far the scan got).

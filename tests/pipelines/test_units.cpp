@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(duplicates_are_noted_and_bad_text_is_survived) {
   BOOST_REQUIRE_EQUAL(map.duplicate_keys().size(), 2u);
   BOOST_TEST(map.duplicate_keys()[0] == "$.b.c");
   BOOST_TEST(map.duplicate_keys()[1] == "$.a");
-  BOOST_TEST(map.find("$.a").column == 33);  // the value json-glib keeps: the last
+  BOOST_TEST(map.find("$.a").column == 33);  // the value the reader keeps: the last
 
   for (const char *bad : {"", "{", "[1,", "{\"a\" 1}", "{\"a\": [1, 2}", "\"\\u12\"", "}",
                           "{\"a\":1}}", "[\"\\x\"]", "{\"k\": \"\x01\"}"}) {
