@@ -546,6 +546,8 @@ BOOST_AUTO_TEST_CASE(rtmp_presets_restream_and_pull_through_nginx) {
   BOOST_REQUIRE(restream.ok());
   LoopbackPublisher publisher(restream.pipeline->find("webrtc"));
   auto sent = count_into(restream.pipeline->find("rtmp"));
+  auto video_in = count_into(restream.pipeline->find("video-queue"));
+  auto audio_in = count_into(restream.pipeline->find("audio-queue"));
   gst_element_set_state(restream.pipeline->element(), GST_STATE_PLAYING);
   publisher.start();
   BOOST_REQUIRE_MESSAGE(iterate_until([&] { return sent->value() > 30; }, 30),
@@ -557,6 +559,9 @@ BOOST_AUTO_TEST_CASE(rtmp_presets_restream_and_pull_through_nginx) {
   SlotTaps taps(*pull.pipeline, {"video-rtp", "audio-rtp", "video-h264", "audio-opus"});
   gst_element_set_state(pull.pipeline->element(), GST_STATE_PLAYING);
   BOOST_TEST(taps.all_above(20, 30));
+  BOOST_TEST_MESSAGE("the restream muxed " << video_in->value() << " video and "
+                                           << audio_in->value() << " audio buffers, sent "
+                                           << sent->value());
   gst_element_set_state(pull.pipeline->element(), GST_STATE_NULL);
   gst_element_set_state(restream.pipeline->element(), GST_STATE_NULL);
 }
