@@ -7,6 +7,7 @@
 #include "util/gstptr.h"
 #include "util/json.h"
 #include "util/maincontext.h"
+#include "ws_hub.h"
 
 #include <libsoup/soup.h>
 
@@ -95,7 +96,7 @@ struct Server::Impl {
     Impl *impl = nullptr;
     ConnectionId id = 0;
     Protocol protocol = Protocol::kV1;
-    SoupWebsocketConnection *ws = nullptr;  // owned reference
+    ws::Connection *ws = nullptr;  // owned by the hub; null once released
     std::string remote;
   };
 
@@ -106,6 +107,7 @@ struct Server::Impl {
   Router router;
   GstRouter gst_router;
   GObjPtr<SoupServer> soup;
+  std::unique_ptr<ws::Hub> hub;
   std::unordered_map<ConnectionId, std::unique_ptr<Conn>> conns;
   ConnectionId next_id = 1;
   SourceGuard ticker;
@@ -159,21 +161,20 @@ struct Server::Impl {
   // --- WebSocket plumbing ---
 
   void release(Conn &conn) {
-    g_signal_handlers_disconnect_by_data(conn.ws, &conn);
-    if (soup_websocket_connection_get_state(conn.ws) == SOUP_WEBSOCKET_STATE_OPEN) {
-      soup_websocket_connection_close(conn.ws, kCloseGoingAway, "server stopped");
+    if (!conn.ws) {
+      return;
     }
-    g_object_unref(conn.ws);
+    conn.ws->set_handlers({});
+    conn.ws->close(kCloseGoingAway, "server stopped");
     conn.ws = nullptr;
   }
 
   void send_text(ConnectionId id, const std::string &text) {
     auto it = conns.find(id);
-    if (it == conns.end() ||
-        soup_websocket_connection_get_state(it->second->ws) != SOUP_WEBSOCKET_STATE_OPEN) {
+    if (it == conns.end() || !it->second->ws) {
       return;
     }
-    soup_websocket_connection_send_text(it->second->ws, text.c_str());
+    it->second->ws->send_text(text);
   }
 
   void close_conn(const CloseAction &close) {
@@ -191,9 +192,8 @@ struct Server::Impl {
                        {"protocol", protocol_name(it->second->protocol)},
                        {"code", std::to_string(close.code)},
                        {"reason", close.reason}});
-    if (soup_websocket_connection_get_state(it->second->ws) == SOUP_WEBSOCKET_STATE_OPEN) {
-      soup_websocket_connection_close(it->second->ws, static_cast<gushort>(close.code),
-                                      close.reason.c_str());
+    if (it->second->ws) {
+      it->second->ws->close(static_cast<uint16_t>(close.code), close.reason);
     }
   }
 
@@ -223,88 +223,71 @@ struct Server::Impl {
     }
   }
 
-  static void on_message(SoupWebsocketConnection *, gint type, GBytes *message, gpointer data) {
-    auto *conn = static_cast<Conn *>(data);
-    Impl *self = conn->impl;
-    ++self->messages_received;
-    gsize size = 0;
-    const char *bytes = static_cast<const char *>(g_bytes_get_data(message, &size));
-    std::string_view text(bytes ? bytes : "", size);
-    if (type != SOUP_WEBSOCKET_DATA_TEXT) {
+  void on_message(Conn &conn, bool text_frame, std::string_view text) {
+    ++messages_received;
+    if (!text_frame) {
       // Binary frames have no meaning here; answer as the protocol answers garbage.
-      text = conn->protocol == Protocol::kV1 ? std::string_view("<binary frame>") : text;
+      text = conn.protocol == Protocol::kV1 ? std::string_view("<binary frame>") : text;
     }
-    if (conn->protocol == Protocol::kV1) {
-      self->apply(self->router.receive(conn->id, text, now()));
+    if (conn.protocol == Protocol::kV1) {
+      apply(router.receive(conn.id, text, now()));
     } else {
-      self->apply(self->gst_router.receive(conn->id, text, now()));
+      apply(gst_router.receive(conn.id, text, now()));
     }
   }
 
-  static void on_pong(SoupWebsocketConnection *, GBytes *, gpointer data) {
-    auto *conn = static_cast<Conn *>(data);
-    if (conn->protocol == Protocol::kV1) {
-      conn->impl->router.touch(conn->id, now());
+  void on_pong(Conn &conn) {
+    if (conn.protocol == Protocol::kV1) {
+      router.touch(conn.id, now());
     } else {
-      conn->impl->gst_router.touch(conn->id, now());
+      gst_router.touch(conn.id, now());
     }
   }
 
-  static void on_closed(SoupWebsocketConnection *ws, gpointer data) {
-    auto *conn = static_cast<Conn *>(data);
-    Impl *self = conn->impl;
-    ConnectionId id = conn->id;
-    self->log.info("disconnected",
-                   {{"conn", std::to_string(id)},
-                    {"protocol", protocol_name(conn->protocol)},
-                    {"code", std::to_string(soup_websocket_connection_get_close_code(ws))}});
-    if (conn->protocol == Protocol::kV1) {
-      self->apply(self->router.disconnect(id, now()));
+  void on_closed(ConnectionId id, uint16_t code) {
+    auto it = conns.find(id);
+    if (it == conns.end()) {
+      return;
+    }
+    std::unique_ptr<Conn> owned = std::move(it->second);
+    conns.erase(it);
+    owned->ws = nullptr;  // the hub is done with it
+    log.info("disconnected", {{"conn", std::to_string(id)},
+                              {"protocol", protocol_name(owned->protocol)},
+                              {"code", std::to_string(code)}});
+    if (owned->protocol == Protocol::kV1) {
+      apply(router.disconnect(id, now()));
     } else {
-      self->apply(self->gst_router.disconnect(id, now()));
+      apply(gst_router.disconnect(id, now()));
     }
-    auto it = self->conns.find(id);
-    if (it != self->conns.end()) {
-      std::unique_ptr<Conn> owned = std::move(it->second);
-      self->conns.erase(it);
-      self->release(*owned);
-    }
-    self->maybe_finish_shutdown();
+    maybe_finish_shutdown();
   }
 
-  void accept(SoupServerMessage *msg, SoupWebsocketConnection *ws, Protocol protocol) {
+  void accept(ws::Connection &ws, Protocol protocol, std::optional<Claims> claims) {
     auto conn = std::make_unique<Conn>();
     conn->impl = this;
     conn->id = next_id++;
     conn->protocol = protocol;
-    conn->ws = static_cast<SoupWebsocketConnection *>(g_object_ref(ws));
-    conn->remote =
-        soup_server_message_get_remote_host(msg) ? soup_server_message_get_remote_host(msg) : "";
+    conn->remote = ws.remote();
     ++connections_total;
     if (shutting_down) {
-      soup_websocket_connection_close(ws, kCloseGoingAway, "server shutting down");
-      g_object_unref(conn->ws);
+      ws.close(kCloseGoingAway, "server shutting down");
       return;
     }
-    soup_websocket_connection_set_keepalive_interval(
-        ws, static_cast<guint>(config.keepalive_interval_seconds));
-    // Frames a little over the limit still reach the router, which answers
-    // with a clear "too-large" error; far bigger ones are cut off by libsoup
-    // (close code 1009) before they are buffered whole.
-    soup_websocket_connection_set_max_incoming_payload_size(
-        ws, static_cast<guint64>(config.limits.max_message_bytes) * 4);
-    g_signal_connect(ws, "message", G_CALLBACK(on_message), conn.get());
-    g_signal_connect(ws, "pong", G_CALLBACK(on_pong), conn.get());
-    g_signal_connect(ws, "closed", G_CALLBACK(on_closed), conn.get());
+    conn->ws = &ws;
+    Conn *raw = conn.get();
     ConnectionId id = conn->id;
+    ws.set_handlers({
+        [this, raw](bool text, std::string_view payload) { on_message(*raw, text, payload); },
+        [this, raw] { on_pong(*raw); },
+        [this, id](uint16_t code) { on_closed(id, code); },
+    });
     log.info("connected", {{"conn", std::to_string(id)},
                            {"protocol", protocol_name(protocol)},
                            {"remote", conn->remote}});
-    auto *claimed = static_cast<Claimed *>(g_object_get_data(G_OBJECT(msg), "livepipe-claims"));
     conns.emplace(id, std::move(conn));
     if (protocol == Protocol::kV1) {
-      apply(router.connect(id, claimed ? std::optional<Claims>(claimed->claims) : std::nullopt,
-                           now()));
+      apply(router.connect(id, std::move(claims), now()));
     } else {
       apply(gst_router.connect(id, now()));
     }
@@ -353,16 +336,21 @@ struct Server::Impl {
       return;
     }
     self->authorize_upgrade(msg, query, protocol);
-  }
-
-  static void ws_v1(SoupServer *, SoupServerMessage *msg, const char *, SoupWebsocketConnection *ws,
-                    gpointer data) {
-    static_cast<Impl *>(data)->accept(msg, ws, Protocol::kV1);
-  }
-
-  static void ws_gst(SoupServer *, SoupServerMessage *msg, const char *,
-                     SoupWebsocketConnection *ws, gpointer data) {
-    static_cast<Impl *>(data)->accept(msg, ws, Protocol::kGst);
+    if (soup_server_message_get_status(msg) != 0) {
+      return;  // refused before the handshake
+    }
+    // No extensions are offered: permessage-deflate keeps a zlib state of a
+    // few hundred KB per connection, and signaling messages are small.
+    if (!soup_websocket_server_process_handshake(msg, nullptr, nullptr, nullptr, nullptr)) {
+      return;  // libsoup has set the error status
+    }
+    std::optional<Claims> claims;
+    if (auto *claimed =
+            static_cast<Claimed *>(g_object_get_data(G_OBJECT(msg), "livepipe-claims"))) {
+      claims = claimed->claims;
+    }
+    self->hub->upgrade(
+        msg, [self, protocol, claims](ws::Connection &ws) { self->accept(ws, protocol, claims); });
   }
 
   // --- HTTP endpoints ---
@@ -639,9 +627,13 @@ bool Server::start(std::string *error) {
     g_object_unref(certificate);
   }
   SoupServer *server = s.soup.get();
-  // permessage-deflate keeps a zlib state of a few hundred KB per connection;
-  // signaling messages are small, and memory per idle peer matters more.
-  soup_server_remove_websocket_extension(server, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+  ws::HubSettings hub_settings;
+  // Frames a little over the limit still reach the router, which answers
+  // with a clear "too-large" error; far bigger ones are cut off (close code
+  // 1009) before they are buffered whole.
+  hub_settings.max_message_bytes = static_cast<uint64_t>(s.config.limits.max_message_bytes) * 4;
+  hub_settings.ping_interval_ms = s.config.keepalive_interval_seconds * 1000;
+  s.hub = std::make_unique<ws::Hub>(hub_settings);
   // libsoup 3.2 never notices a client closing an idle keep-alive connection
   // (fixed upstream in 3.3): each one stays in CLOSE-WAIT and keeps its file
   // descriptor forever. Plain HTTP exchanges therefore end their connection
@@ -655,8 +647,6 @@ bool Server::start(std::string *error) {
                    }),
                    nullptr);
   soup_server_add_handler(server, "/ws", Impl::ws_http, &s, nullptr);
-  soup_server_add_websocket_handler(server, "/ws", nullptr, nullptr, Impl::ws_v1, &s, nullptr);
-  soup_server_add_websocket_handler(server, "/ws/gst", nullptr, nullptr, Impl::ws_gst, &s, nullptr);
   soup_server_add_handler(server, "/ws/gst", Impl::ws_http, &s, nullptr);
   soup_server_add_handler(server, "/healthz", Impl::healthz, &s, nullptr);
   soup_server_add_handler(server, "/metrics", Impl::metrics, &s, nullptr);

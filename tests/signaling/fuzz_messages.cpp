@@ -1,11 +1,13 @@
 // libFuzzer target for everything the signaling service parses from the
-// network or from files: protocol v1 messages (alone and through the router),
-// the GStreamer examples protocol, tokens and configuration.
+// network or from files: WebSocket frames, protocol v1 messages (alone and
+// through the router), the GStreamer examples protocol, tokens and
+// configuration.
 #include "config.h"
 #include "gst_router.h"
 #include "messages.h"
 #include "router.h"
 #include "token.h"
+#include "ws_frame.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -54,6 +56,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   gst.receive(1, "ROOM r", now);
   gst.receive(1, text, now);
   gst.disconnect(1, now);
+
+  // The same bytes as a client's WebSocket stream, whole and cut in two.
+  for (size_t cut : {size, size / 2}) {
+    ws::Decoder decoder(4096);
+    decoder.feed(text.substr(0, cut));
+    ws::Event event;
+    size_t events = 0;
+    while (decoder.next(&event) && events < 100000) {
+      ++events;
+    }
+    decoder.feed(text.substr(cut));
+    while (decoder.next(&event) && events < 100000) {
+      ++events;
+    }
+  }
 
   verify_token(text, "fuzz-secret-0123456789", now.unix_s);
   base64url_decode(text);

@@ -332,6 +332,95 @@ BOOST_AUTO_TEST_CASE(dead_peers_time_out_and_the_room_is_told) {
   g_object_unref(client);
 }
 
+// The transport below the protocols, spoken byte by byte: pings are answered,
+// fragments reassemble, and a frame that breaks RFC 6455 closes the
+// connection with the code that says why (after which the socket is closed).
+BOOST_AUTO_TEST_CASE(raw_websocket_frames) {
+  ServerFixture f;
+  struct Outcome {
+    std::string pong;
+    std::string welcome;
+    std::string close;
+    bool eof = false;
+  } outcome;
+  std::thread client([&] {
+    GSocketClient *socket_client = g_socket_client_new();
+    g_socket_client_set_timeout(socket_client, 10);
+    GSocketConnection *connection = g_socket_client_connect_to_host(
+        socket_client, ("127.0.0.1:" + std::to_string(f.server->port())).c_str(), 0, nullptr,
+        nullptr);
+    if (!connection) {
+      g_object_unref(socket_client);
+      return;
+    }
+    GInputStream *in = g_io_stream_get_input_stream(G_IO_STREAM(connection));
+    GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(connection));
+    auto send = [&](const std::string &bytes) {
+      g_output_stream_write_all(out, bytes.data(), bytes.size(), nullptr, nullptr, nullptr);
+    };
+    auto read_exact = [&](size_t n) {
+      std::string bytes(n, '\0');
+      gsize got = 0;
+      g_input_stream_read_all(in, bytes.data(), n, &got, nullptr, nullptr);
+      bytes.resize(got);
+      return bytes;
+    };
+    // One server frame (payloads here are < 126 bytes): opcode byte + payload.
+    auto read_frame = [&]() -> std::string {
+      std::string header = read_exact(2);
+      if (header.size() < 2) {
+        return {};
+      }
+      return header.substr(0, 1) + read_exact(static_cast<uint8_t>(header[1]) & 0x7F);
+    };
+    send(
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    std::string response;
+    while (response.find("\r\n\r\n") == std::string::npos && response.size() < 4096) {
+      std::string byte = read_exact(1);
+      if (byte.empty()) {
+        break;
+      }
+      response += byte;
+    }
+    if (response.rfind("HTTP/1.1 101", 0) == 0) {
+      const char mask[4] = {0x01, 0x02, 0x03, 0x04};
+      auto masked = [&](uint8_t first, const std::string &payload) {
+        std::string frame(1, static_cast<char>(first));
+        frame += static_cast<char>(0x80 | payload.size());
+        frame.append(mask, 4);
+        for (size_t i = 0; i < payload.size(); ++i) {
+          frame += static_cast<char>(payload[i] ^ mask[i % 4]);
+        }
+        return frame;
+      };
+      send(masked(0x89, "are you there"));
+      outcome.pong = read_frame();
+      // A hello in two fragments with a ping between them.
+      send(masked(0x01, R"({"type":"hello",)") + masked(0x89, "x") +
+           masked(0x80, R"("name":"raw"})"));
+      read_frame();  // the pong of "x"
+      outcome.welcome = read_frame();
+      send(std::string("\x81\x02hi", 4));  // unmasked
+      outcome.close = read_frame();
+      outcome.eof = read_exact(1).empty();
+    }
+    g_object_unref(connection);
+    g_object_unref(socket_client);
+  });
+  iterate_until([&] { return outcome.eof; }, std::chrono::seconds(15));
+  client.join();
+  BOOST_TEST(outcome.pong ==
+             "\x8a"
+             "are you there");
+  BOOST_TEST(outcome.welcome.rfind("\x81{\"type\":\"welcome\"", 0) == 0u, outcome.welcome);
+  BOOST_REQUIRE(outcome.close.size() >= 3u);
+  BOOST_TEST(uint8_t(outcome.close[0]) == 0x88u);
+  BOOST_TEST(((uint8_t(outcome.close[1]) << 8) | uint8_t(outcome.close[2])) == 1002);
+  BOOST_TEST(outcome.eof);
+}
+
 BOOST_AUTO_TEST_CASE(tls_serves_https) {
   gchar *dir = g_dir_make_tmp("livepipe-tls-XXXXXX", nullptr);
   std::string cert = std::string(dir) + "/cert.pem", key = std::string(dir) + "/key.pem";
