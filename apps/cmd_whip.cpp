@@ -28,6 +28,7 @@ struct Options {
   int width = 640, height = 360;
   double stall_seconds = 3;  // play: no media for this long ends the session
   bool audio = true;
+  std::string codec = "h264";  // publish: h264 or vp8
   std::vector<std::string> ice_addresses;
 };
 
@@ -36,11 +37,13 @@ void usage(FILE *out, bool publish) {
     std::fprintf(
         out,
         "Usage: livepipe whip-publish URL [--token T] [--file MEDIA] [--size WxH]\n"
-        "                             [--no-audio] [--duration SECONDS] [--ice-address IP]\n"
+        "                             [--codec h264|vp8] [--no-audio] [--duration SECONDS]\n"
+        "                             [--ice-address IP]\n"
         "\n"
         "Publishes a test pattern and tone (or MEDIA, any file GStreamer decodes) to\n"
-        "a WHIP endpoint as H.264 (constrained baseline) and Opus. Prints the time to\n"
-        "connect and, at the end, what was sent. SIGINT ends the session (DELETE).\n"
+        "a WHIP endpoint as H.264 (constrained baseline; or VP8 with --codec vp8) and\n"
+        "Opus. Prints the time to connect and, at the end, what was sent. SIGINT ends\n"
+        "the session (DELETE).\n"
         "Exit status: 0 done, 1 the session failed, 2 invalid arguments.\n");
   } else {
     std::fprintf(out,
@@ -92,6 +95,15 @@ bool parse(int argc, char **argv, bool publish, Options &o, int *exit_code) {
       if (!(v = next()))
         break;
       o.stall_seconds = std::atof(v);
+    } else if (publish && !std::strcmp(arg, "--codec")) {
+      if (!(v = next()))
+        break;
+      if (std::strcmp(v, "h264") && std::strcmp(v, "vp8")) {
+        std::fprintf(stderr, "livepipe %s: --codec takes h264 or vp8\n", name);
+        *exit_code = kExitInvalid;
+        return false;
+      }
+      o.codec = v;
     } else if (publish && !std::strcmp(arg, "--no-audio")) {
       o.audio = false;
       continue;
@@ -250,12 +262,17 @@ int cmd_whip_publish(int argc, char **argv) {
   std::string description =
       "webrtcbin name=webrtc bundle-policy=max-bundle " + video_source +
       " ! videoconvert ! videoscale ! videorate ! video/x-raw,format=I420,width=" +
-      std::to_string(o.width) + ",height=" + std::to_string(o.height) +
-      ",framerate=30/1 ! x264enc tune=zerolatency speed-preset=ultrafast bframes=0 "
-      "key-int-max=60 bitrate=1500 ! video/x-h264,profile=constrained-baseline ! "
-      "rtph264pay pt=96 config-interval=-1 aggregate-mode=zero-latency ! "
-      "application/x-rtp,media=video,encoding-name=H264,payload=96,"
-      "packetization-mode=(string)1 ! webrtc. ";
+      std::to_string(o.width) + ",height=" + std::to_string(o.height) + ",framerate=30/1 ! " +
+      (o.codec == "vp8"
+           ? std::string("vp8enc deadline=1 cpu-used=8 keyframe-max-dist=60 "
+                         "target-bitrate=1500000 ! rtpvp8pay pt=96 ! "
+                         "application/x-rtp,media=video,encoding-name=VP8,payload=96 ! webrtc. ")
+           : std::string(
+                 "x264enc tune=zerolatency speed-preset=ultrafast bframes=0 "
+                 "key-int-max=60 bitrate=1500 ! video/x-h264,profile=constrained-baseline ! "
+                 "rtph264pay pt=96 config-interval=-1 aggregate-mode=zero-latency ! "
+                 "application/x-rtp,media=video,encoding-name=H264,payload=96,"
+                 "packetization-mode=(string)1 ! webrtc. "));
   if (o.audio) {
     description += audio_source +
                    " ! audioconvert ! audioresample ! opusenc ! rtpopuspay pt=111 ! "
@@ -290,7 +307,8 @@ int cmd_whep_play(int argc, char **argv) {
   // Payload types other than the server's own, so it must follow the offer.
   for (const char *caps_text :
        {"application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000,"
-        "packetization-mode=(string)1,profile-level-id=(string)42e01f",
+        "packetization-mode=(string)1,profile-level-id=(string)42e01f;"
+        "application/x-rtp,media=video,encoding-name=VP8,payload=100,clock-rate=90000",
         "application/x-rtp,media=audio,encoding-name=OPUS,payload=109,clock-rate=48000,"
         "encoding-params=(string)2"}) {
     GstCaps *caps = gst_caps_from_string(caps_text);
@@ -319,6 +337,12 @@ int cmd_whep_play(int argc, char **argv) {
         const char *media =
             caps ? gst_structure_get_string(gst_caps_get_structure(caps, 0), "media") : nullptr;
         bool video = media && !std::strcmp(media, "video");
+        if (video) {
+          const char *encoding =
+              gst_structure_get_string(gst_caps_get_structure(caps, 0), "encoding-name");
+          std::printf("video codec: %s\n", encoding ? encoding : "unknown");
+          std::fflush(stdout);
+        }
         if (caps) {
           gst_caps_unref(caps);
         }

@@ -134,9 +134,15 @@ struct MediaService::Impl {
   uint64_t bytes_in_ended = 0;
   uint64_t bytes_out_ended = 0;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  DescriptionChooser chooser;
 
   Impl(const Config &c, MediaOptions o, Logger &l, std::unique_ptr<ViewerTransportFactory> t)
-      : config(c), options(std::move(o)), log(l), transports(std::move(t)) {
+      : config(c),
+        options(std::move(o)),
+        log(l),
+        transports(std::move(t)),
+        chooser(options.description, options.beauty_description, options.rules,
+                options.include_dirs) {
     if (!transports) {
       std::string stun;
       for (const auto &server : config.ice_servers) {
@@ -213,12 +219,22 @@ struct MediaService::Impl {
     }
   }
 
-  static void handle(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
+  static void handle(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
                      gpointer data) {
-    static_cast<Impl *>(data)->route(msg, path);
+    std::map<std::string, std::string> params;
+    if (query) {
+      GHashTableIter it;
+      gpointer key = nullptr, value = nullptr;
+      g_hash_table_iter_init(&it, query);
+      while (g_hash_table_iter_next(&it, &key, &value)) {
+        params[static_cast<const char *>(key)] = value ? static_cast<const char *>(value) : "";
+      }
+    }
+    static_cast<Impl *>(data)->route(msg, path, params);
   }
 
-  void route(SoupServerMessage *msg, const std::string &path) {
+  void route(SoupServerMessage *msg, const std::string &path,
+             const std::map<std::string, std::string> &query) {
     const bool whip = path.rfind("/whip", 0) == 0;
     const std::string prefix = whip ? "/whip/" : "/whep/";
     std::string rest = path.size() > prefix.size() ? path.substr(prefix.size()) : "";
@@ -254,7 +270,7 @@ struct MediaService::Impl {
         soup_message_headers_replace(response_headers(msg), "Allow", "POST, OPTIONS");
         return;
       }
-      whip ? publish(msg, stream) : play(msg, stream);
+      whip ? publish(msg, stream, query) : play(msg, stream);
       return;
     }
     auto it = sessions.find(session);
@@ -283,7 +299,8 @@ struct MediaService::Impl {
   // Checks what POST /whip and /whep share; the plan on success.
   std::optional<OfferPlan> read_offer(SoupServerMessage *msg, OfferRole role,
                                       const std::vector<Codec> &video,
-                                      const std::vector<Codec> &audio) {
+                                      const std::vector<Codec> &audio,
+                                      const std::string &context = {}) {
     if (content_type(msg) != "application/sdp") {
       fail(msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "the offer must be sent as application/sdp",
            "unsupported-media-type");
@@ -295,9 +312,9 @@ struct MediaService::Impl {
            "too-large");
       return std::nullopt;
     }
-    auto planned = plan_offer(body, role, video, audio);
+    auto planned = plan_offer(body, role, video, audio, role == OfferRole::kPublish);
     if (auto *why = std::get_if<std::string>(&planned)) {
-      fail(msg, SOUP_STATUS_BAD_REQUEST, *why, "bad-offer");
+      fail(msg, SOUP_STATUS_BAD_REQUEST, *why + context, "bad-offer");
       return std::nullopt;
     }
     return std::get<OfferPlan>(std::move(planned));
@@ -316,7 +333,8 @@ struct MediaService::Impl {
                                      answer.size());
   }
 
-  void publish(SoupServerMessage *msg, const std::string &name) {
+  void publish(SoupServerMessage *msg, const std::string &name,
+               const std::map<std::string, std::string> &query) {
     if (!authorize(msg, Role::kPublish, name)) {
       return;
     }
@@ -330,12 +348,22 @@ struct MediaService::Impl {
                                    std::to_string(options.retry_after_seconds).c_str());
       return;
     }
-    auto plan = read_offer(msg, OfferRole::kPublish, {Codec::kH264}, {Codec::kOpus});
+    auto chosen = chooser.choose(name, query);
+    if (auto *why = std::get_if<std::string>(&chosen)) {
+      fail(msg, SOUP_STATUS_BAD_REQUEST, *why, "bad-params");
+      return;
+    }
+    DescriptionChoice &choice = std::get<DescriptionChoice>(chosen);
+    auto plan = read_offer(msg, OfferRole::kPublish, choice.video_codecs, {Codec::kOpus});
     if (!plan) {
       return;
     }
+    if (const ChosenMedia *video = plan->find("video"); video && choice.sets_video_codec) {
+      choice.params[kVideoCodecParam] = codec_param_value(video->codec);
+    }
     StreamOptions stream_options;
-    stream_options.description = options.description;
+    stream_options.description = choice.file;
+    stream_options.params = choice.params;
     stream_options.include_dirs = options.include_dirs;
     stream_options.gather_timeout_ms = options.gather_timeout_ms;
     stream_options.idle_timeout_seconds = options.idle_timeout_seconds;
@@ -401,7 +429,12 @@ struct MediaService::Impl {
                                    std::to_string(options.retry_after_seconds).c_str());
       return;
     }
-    auto plan = read_offer(msg, OfferRole::kPlay, stream.video_codecs(), stream.audio_codecs());
+    std::string sends;
+    for (Codec codec : stream.video_codecs()) {
+      sends += std::string(sends.empty() ? "" : ", ") + codec_name(codec);
+    }
+    auto plan = read_offer(msg, OfferRole::kPlay, stream.video_codecs(), stream.audio_codecs(),
+                           sends.empty() ? "" : "; stream " + name + " sends " + sends + " video");
     if (!plan) {
       return;
     }
@@ -603,10 +636,17 @@ std::string MediaService::metrics() const {
       bytes_out += v.sent.bytes;
     }
   }
+  size_t encoders = 0;
+  for (const auto &[name, entry] : s.streams) {
+    encoders += entry.stream->encoder_count();
+  }
   metric("livepipe_media_streams", "gauge", "Streams with a publisher.");
   body += "livepipe_media_streams " + std::to_string(s.streams.size()) + "\n";
   metric("livepipe_media_viewers", "gauge", "WebRTC viewers attached to streams.");
   body += "livepipe_media_viewers " + std::to_string(viewers) + "\n";
+  metric("livepipe_media_encoders", "gauge",
+         "Encoder elements in stream pipelines (viewer transports never encode).");
+  body += "livepipe_media_encoders " + std::to_string(encoders) + "\n";
   metric("livepipe_media_received_bytes_total", "counter", "RTP bytes received from publishers.");
   body += "livepipe_media_received_bytes_total " + std::to_string(bytes_in) + "\n";
   metric("livepipe_media_sent_bytes_total", "counter", "RTP bytes handed to viewers.");
