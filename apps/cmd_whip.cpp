@@ -28,7 +28,8 @@ struct Options {
   int width = 640, height = 360;
   double stall_seconds = 3;  // play: no media for this long ends the session
   bool audio = true;
-  std::string codec = "h264";  // publish: h264 or vp8
+  std::string codec = "h264";    // publish: h264 or vp8
+  double ice_restart_after = 0;  // seconds after connecting; 0: never
   std::vector<std::string> ice_addresses;
 };
 
@@ -38,22 +39,25 @@ void usage(FILE *out, bool publish) {
         out,
         "Usage: livepipe whip-publish URL [--token T] [--file MEDIA] [--size WxH]\n"
         "                             [--codec h264|vp8] [--no-audio] [--duration SECONDS]\n"
-        "                             [--ice-address IP]\n"
+        "                             [--ice-address IP] [--ice-restart-after SECONDS]\n"
         "\n"
         "Publishes a test pattern and tone (or MEDIA, any file GStreamer decodes) to\n"
         "a WHIP endpoint as H.264 (constrained baseline; or VP8 with --codec vp8) and\n"
         "Opus. Prints the time to connect and, at the end, what was sent. SIGINT ends\n"
-        "the session (DELETE).\n"
+        "the session (DELETE). --ice-restart-after restarts ICE (PATCH with If-Match)\n"
+        "that long after connecting.\n"
         "Exit status: 0 done, 1 the session failed, 2 invalid arguments.\n");
   } else {
     std::fprintf(out,
                  "Usage: livepipe whep-play URL [--token T] [--file OUT.mkv] [--duration SECONDS]\n"
                  "                          [--stall SECONDS] [--ice-address IP]\n"
+                 "                          [--ice-restart-after SECONDS]\n"
                  "\n"
                  "Plays a WHEP stream: decodes it (to nothing, or records it to OUT.mkv),\n"
                  "prints the time to connect, the first frame and the decoded resolution, and\n"
                  "at the end the frames decoded. It ends after --duration, on SIGINT, or when\n"
                  "no media arrives for --stall seconds (the stream ended; exit 1).\n"
+                 "--ice-restart-after restarts ICE that long after connecting.\n"
                  "Exit status: 0 frames were decoded, 1 the session failed or nothing was\n"
                  "decoded, 2 invalid arguments.\n");
   }
@@ -91,6 +95,10 @@ bool parse(int argc, char **argv, bool publish, Options &o, int *exit_code) {
       if (!(v = next()))
         break;
       o.ice_addresses.emplace_back(v);
+    } else if (!std::strcmp(arg, "--ice-restart-after")) {
+      if (!(v = next()))
+        break;
+      o.ice_restart_after = std::atof(v);
     } else if (!std::strcmp(arg, "--stall")) {
       if (!(v = next()))
         break;
@@ -132,7 +140,7 @@ bool parse(int argc, char **argv, bool publish, Options &o, int *exit_code) {
     *exit_code = kExitInvalid;
     return false;
   }
-  if (o.duration < 0 || o.stall_seconds <= 0) {
+  if (o.duration < 0 || o.stall_seconds <= 0 || o.ice_restart_after < 0) {
     std::fprintf(stderr, "livepipe %s: --duration and --stall must be positive\n", name);
     *exit_code = kExitInvalid;
     return false;
@@ -164,6 +172,9 @@ struct Session {
   std::unique_ptr<signaling::media::WhipClient> client;
   int64_t started_us = 0;
   int64_t connected_us = 0;
+  bool restarted = false;
+  std::string ice_state;                    // as last reported
+  std::atomic<uint64_t> *frames = nullptr;  // play: decoded so far
   int exit_code = kExitOk;
   bool stopping = false;
 
@@ -223,10 +234,38 @@ int run_session(Session &s, const Options &o, std::function<void()> on_tick) {
   guint sigint = g_unix_signal_add(SIGINT, on_sigint, &interrupt);
   guint sigterm = g_unix_signal_add(SIGTERM, on_sigint, &interrupt);
   SourceGuard ticker = add_timeout(nullptr, 100, [&] {
-    if (!s.connected_us && s.client->ice_state() == "connected") {
+    if (!s.connected_us &&
+        (s.client->ice_state() == "connected" || s.client->ice_state() == "completed")) {
       s.connected_us = g_get_monotonic_time();
       std::printf("connected in %.0f ms\n", (s.connected_us - s.started_us) / 1000.0);
       std::fflush(stdout);
+    }
+    // After connecting, every change is reported (an ICE restart checks again).
+    if (std::string state = s.client->ice_state(); s.connected_us && state != s.ice_state) {
+      if (!s.ice_state.empty()) {
+        std::printf("ice state: %s\n", state.c_str());
+        std::fflush(stdout);
+      }
+      s.ice_state = state;
+    }
+    if (o.ice_restart_after > 0 && s.connected_us && !s.restarted &&
+        g_get_monotonic_time() - s.connected_us > o.ice_restart_after * G_USEC_PER_SEC) {
+      s.restarted = true;
+      int64_t asked_us = g_get_monotonic_time();
+      uint64_t frames_before = s.frames ? s.frames->load() : 0;
+      s.client->restart_ice([&s, asked_us, frames_before](guint, const std::string &error) {
+        if (!error.empty()) {
+          std::printf("ice restart failed: %s\n", error.c_str());
+          s.stop(kExitRuntime);
+        } else {
+          std::printf("ice restart: done in %.0f ms", (g_get_monotonic_time() - asked_us) / 1000.0);
+          if (s.frames) {
+            std::printf(" after %llu frames", static_cast<unsigned long long>(frames_before));
+          }
+          std::printf("\n");
+        }
+        std::fflush(stdout);
+      });
     }
     if (o.duration > 0 && g_get_monotonic_time() - s.started_us > o.duration * G_USEC_PER_SEC) {
       s.stop(s.exit_code);
@@ -400,6 +439,7 @@ int cmd_whep_play(int argc, char **argv) {
   Session s;
   s.pipeline = GST_ELEMENT(gst_object_ref_sink(pipeline));
   s.webrtc = webrtc;
+  s.frames = &counters.frames;
   bool reported = false;
   int rc = run_session(s, o, [&] {
     if (!reported && counters.frames > 0) {

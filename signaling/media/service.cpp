@@ -1,5 +1,6 @@
 #include "service.h"
 
+#include "icerestart.h"
 #include "sdpfrag.h"
 #include "token.h"
 #include "turn.h"
@@ -484,21 +485,10 @@ struct MediaService::Impl {
     }
     const SdpFrag &frag = std::get<SdpFrag>(parsed);
     std::string if_match = header(msg, "If-Match");
-    if (frag.has_credentials()) {
+    if (frag.has_credentials() && if_match.empty()) {
       // New credentials mean an ICE restart, which needs the session's ETag.
-      if (if_match.empty()) {
-        fail(msg, 428, "an ICE restart needs If-Match with the session's ETag",
-             "precondition-required");
-        return;
-      }
-      if (if_match != "*" && if_match != session.etag) {
-        fail(msg, SOUP_STATUS_PRECONDITION_FAILED, "the ETag does not match the ICE session",
-             "precondition-failed");
-        return;
-      }
-      fail(msg, SOUP_STATUS_UNPROCESSABLE_ENTITY,
-           "ICE restart is not supported; trickle candidates only, or start a new session",
-           "ice-restart");
+      fail(msg, 428, "an ICE restart needs If-Match with the session's ETag",
+           "precondition-required");
       return;
     }
     if (!if_match.empty() && if_match != "*" && if_match != session.etag) {
@@ -511,6 +501,7 @@ struct MediaService::Impl {
       reply_text(msg, SOUP_STATUS_NOT_FOUND, "the session's stream has ended");
       return;
     }
+    std::vector<std::pair<unsigned, std::string>> candidates;
     for (size_t i = 0; i < frag.media.size(); ++i) {
       const auto &m = frag.media[i];
       unsigned mline = static_cast<unsigned>(i);
@@ -528,16 +519,55 @@ struct MediaService::Impl {
         return;
       }
       for (const auto &candidate : m.candidates) {
-        if (session.kind == Kind::kPublish) {
-          it->second.stream->add_publisher_candidate(mline, candidate);
-        } else {
-          it->second.stream->add_viewer_candidate(session.viewer, mline, candidate);
-        }
+        candidates.emplace_back(mline, candidate);
       }
     }
-    (void)id;
+    Stream &stream = *it->second.stream;
+    std::optional<IceParams> restarted;
+    if (frag.has_credentials()) {
+      std::string error;
+      IceParams remote{frag.ice_ufrag, frag.ice_pwd, {}, 0};
+      restarted = session.kind == Kind::kPublish
+                      ? stream.restart_publisher_ice(remote, &error)
+                      : stream.restart_viewer_ice(session.viewer, remote, &error);
+      if (!restarted) {
+        fail(msg, SOUP_STATUS_UNPROCESSABLE_ENTITY, "ICE restart failed: " + error, "ice-restart");
+        return;
+      }
+    }
+    for (const auto &[mline, candidate] : candidates) {
+      if (session.kind == Kind::kPublish) {
+        stream.add_publisher_candidate(mline, candidate);
+      } else {
+        stream.add_viewer_candidate(session.viewer, mline, candidate);
+      }
+    }
     cors(msg);
-    soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, nullptr);
+    if (!restarted) {
+      soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, nullptr);
+      return;
+    }
+    // The server's new credentials and candidates, for the session's bundle.
+    session.etag = "\"" + random_hex(8) + "\"";
+    std::string body =
+        "a=ice-ufrag:" + restarted->ufrag + "\r\na=ice-pwd:" + restarted->pwd + "\r\n";
+    if (!session.plan.media.empty()) {
+      const ChosenMedia &first = session.plan.media.front();
+      body +=
+          "m=" + first.kind + " 9 UDP/TLS/RTP/SAVPF " + std::to_string(first.payload_type) + "\r\n";
+      if (!first.mid.empty()) {
+        body += "a=mid:" + first.mid + "\r\n";
+      }
+    }
+    for (const auto &candidate : restarted->candidates) {
+      body += "a=" + candidate + "\r\n";
+    }
+    body += "a=end-of-candidates\r\n";
+    soup_message_headers_replace(response_headers(msg), "ETag", session.etag.c_str());
+    soup_server_message_set_status(msg, SOUP_STATUS_OK, nullptr);
+    soup_server_message_set_response(msg, "application/trickle-ice-sdpfrag", SOUP_MEMORY_COPY,
+                                     body.data(), body.size());
+    log.info("ice-restart", {{"stream", session.stream}, {"session", id}});
   }
 
   void end_session(const std::string &id, const std::string &reason) {

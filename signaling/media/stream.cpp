@@ -272,6 +272,25 @@ void Stream::add_publisher_candidate(unsigned mline, const std::string &candidat
   }
 }
 
+std::optional<IceParams> Stream::restart_publisher_ice(const IceParams &remote,
+                                                       std::string *error) {
+  if (!publisher_ || !publisher_->answered()) {
+    *error = "the publisher's session has not been answered yet";
+    return std::nullopt;
+  }
+  return restart_ice(publisher_->webrtcbin(), &remote, error);
+}
+
+std::optional<IceParams> Stream::restart_viewer_ice(const std::string &viewer,
+                                                    const IceParams &remote, std::string *error) {
+  auto it = viewers_.find(viewer);
+  if (it == viewers_.end()) {
+    *error = "no such viewer";
+    return std::nullopt;
+  }
+  return it->second->transport->restart_ice(remote, error);
+}
+
 std::vector<Codec> Stream::video_codecs() const {
   return viewer_video_codecs_;
 }

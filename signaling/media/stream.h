@@ -61,6 +61,10 @@ class Stream {
   bool add_viewer_candidate(const std::string &viewer, unsigned mline,
                             const std::string &candidate);
   bool remove_viewer(const std::string &viewer);
+  // ICE restart of the publisher's or a viewer's session (icerestart.h).
+  std::optional<IceParams> restart_publisher_ice(const IceParams &remote, std::string *error);
+  std::optional<IceParams> restart_viewer_ice(const std::string &viewer, const IceParams &remote,
+                                              std::string *error);
 
   // Ends the stream (idempotent); on_ended follows from the main context.
   void end(const std::string &reason);
