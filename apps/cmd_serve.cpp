@@ -93,8 +93,13 @@ int cmd_serve(int argc, char **argv) {
     }
   }
 
-  signaling::ConfigResult loaded = config_path.empty() ? signaling::parse_config("{}")
-                                                       : signaling::load_config_file(config_path);
+  // The stream descriptions and the rules' params are checked with the rest.
+  auto check_media = [](const signaling::MediaSettings &media) {
+    return signaling::media::check_media_descriptions(media, presets_dir());
+  };
+  signaling::ConfigResult loaded = config_path.empty()
+                                       ? signaling::parse_config("{}", check_media)
+                                       : signaling::load_config_file(config_path, check_media);
   if (auto *problems = std::get_if<std::vector<std::string>>(&loaded)) {
     std::fprintf(stderr, "livepipe serve: invalid configuration %s:\n", config_path.c_str());
     for (const auto &problem : *problems) {
@@ -124,10 +129,15 @@ int cmd_serve(int argc, char **argv) {
     }
     // WHIP/WHEP streams: the configured description is a preset name or a file.
     signaling::media::MediaOptions media;
-    std::filesystem::path description = media_config.media.description;
-    media.description = description.has_extension()
-                            ? description
-                            : presets_dir() / (media_config.media.description + ".json");
+    media.description =
+        signaling::media::resolve_description(media_config.media.description, presets_dir());
+    media.beauty_description =
+        signaling::media::resolve_description(media_config.media.beauty_description, presets_dir());
+    for (const auto &rule : media_config.media.rules) {
+      media.rules.push_back({rule.match,
+                             signaling::media::resolve_description(rule.description, presets_dir()),
+                             rule.params});
+    }
     media.include_dirs = {presets_dir()};
     media.idle_timeout_seconds = media_config.media.idle_timeout_seconds;
     media.max_streams = media_config.media.max_streams;

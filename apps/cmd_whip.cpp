@@ -28,6 +28,8 @@ struct Options {
   int width = 640, height = 360;
   double stall_seconds = 3;  // play: no media for this long ends the session
   bool audio = true;
+  std::string codec = "h264";    // publish: h264 or vp8
+  double ice_restart_after = 0;  // seconds after connecting; 0: never
   std::vector<std::string> ice_addresses;
 };
 
@@ -36,21 +38,26 @@ void usage(FILE *out, bool publish) {
     std::fprintf(
         out,
         "Usage: livepipe whip-publish URL [--token T] [--file MEDIA] [--size WxH]\n"
-        "                             [--no-audio] [--duration SECONDS] [--ice-address IP]\n"
+        "                             [--codec h264|vp8] [--no-audio] [--duration SECONDS]\n"
+        "                             [--ice-address IP] [--ice-restart-after SECONDS]\n"
         "\n"
         "Publishes a test pattern and tone (or MEDIA, any file GStreamer decodes) to\n"
-        "a WHIP endpoint as H.264 (constrained baseline) and Opus. Prints the time to\n"
-        "connect and, at the end, what was sent. SIGINT ends the session (DELETE).\n"
+        "a WHIP endpoint as H.264 (constrained baseline; or VP8 with --codec vp8) and\n"
+        "Opus. Prints the time to connect and, at the end, what was sent. SIGINT ends\n"
+        "the session (DELETE). --ice-restart-after restarts ICE (PATCH with If-Match)\n"
+        "that long after connecting.\n"
         "Exit status: 0 done, 1 the session failed, 2 invalid arguments.\n");
   } else {
     std::fprintf(out,
                  "Usage: livepipe whep-play URL [--token T] [--file OUT.mkv] [--duration SECONDS]\n"
                  "                          [--stall SECONDS] [--ice-address IP]\n"
+                 "                          [--ice-restart-after SECONDS]\n"
                  "\n"
                  "Plays a WHEP stream: decodes it (to nothing, or records it to OUT.mkv),\n"
                  "prints the time to connect, the first frame and the decoded resolution, and\n"
                  "at the end the frames decoded. It ends after --duration, on SIGINT, or when\n"
                  "no media arrives for --stall seconds (the stream ended; exit 1).\n"
+                 "--ice-restart-after restarts ICE that long after connecting.\n"
                  "Exit status: 0 frames were decoded, 1 the session failed or nothing was\n"
                  "decoded, 2 invalid arguments.\n");
   }
@@ -88,10 +95,23 @@ bool parse(int argc, char **argv, bool publish, Options &o, int *exit_code) {
       if (!(v = next()))
         break;
       o.ice_addresses.emplace_back(v);
+    } else if (!std::strcmp(arg, "--ice-restart-after")) {
+      if (!(v = next()))
+        break;
+      o.ice_restart_after = std::atof(v);
     } else if (!std::strcmp(arg, "--stall")) {
       if (!(v = next()))
         break;
       o.stall_seconds = std::atof(v);
+    } else if (publish && !std::strcmp(arg, "--codec")) {
+      if (!(v = next()))
+        break;
+      if (std::strcmp(v, "h264") && std::strcmp(v, "vp8")) {
+        std::fprintf(stderr, "livepipe %s: --codec takes h264 or vp8\n", name);
+        *exit_code = kExitInvalid;
+        return false;
+      }
+      o.codec = v;
     } else if (publish && !std::strcmp(arg, "--no-audio")) {
       o.audio = false;
       continue;
@@ -120,7 +140,7 @@ bool parse(int argc, char **argv, bool publish, Options &o, int *exit_code) {
     *exit_code = kExitInvalid;
     return false;
   }
-  if (o.duration < 0 || o.stall_seconds <= 0) {
+  if (o.duration < 0 || o.stall_seconds <= 0 || o.ice_restart_after < 0) {
     std::fprintf(stderr, "livepipe %s: --duration and --stall must be positive\n", name);
     *exit_code = kExitInvalid;
     return false;
@@ -152,6 +172,9 @@ struct Session {
   std::unique_ptr<signaling::media::WhipClient> client;
   int64_t started_us = 0;
   int64_t connected_us = 0;
+  bool restarted = false;
+  std::string ice_state;                    // as last reported
+  std::atomic<uint64_t> *frames = nullptr;  // play: decoded so far
   int exit_code = kExitOk;
   bool stopping = false;
 
@@ -211,10 +234,38 @@ int run_session(Session &s, const Options &o, std::function<void()> on_tick) {
   guint sigint = g_unix_signal_add(SIGINT, on_sigint, &interrupt);
   guint sigterm = g_unix_signal_add(SIGTERM, on_sigint, &interrupt);
   SourceGuard ticker = add_timeout(nullptr, 100, [&] {
-    if (!s.connected_us && s.client->ice_state() == "connected") {
+    if (!s.connected_us &&
+        (s.client->ice_state() == "connected" || s.client->ice_state() == "completed")) {
       s.connected_us = g_get_monotonic_time();
       std::printf("connected in %.0f ms\n", (s.connected_us - s.started_us) / 1000.0);
       std::fflush(stdout);
+    }
+    // After connecting, every change is reported (an ICE restart checks again).
+    if (std::string state = s.client->ice_state(); s.connected_us && state != s.ice_state) {
+      if (!s.ice_state.empty()) {
+        std::printf("ice state: %s\n", state.c_str());
+        std::fflush(stdout);
+      }
+      s.ice_state = state;
+    }
+    if (o.ice_restart_after > 0 && s.connected_us && !s.restarted &&
+        g_get_monotonic_time() - s.connected_us > o.ice_restart_after * G_USEC_PER_SEC) {
+      s.restarted = true;
+      int64_t asked_us = g_get_monotonic_time();
+      uint64_t frames_before = s.frames ? s.frames->load() : 0;
+      s.client->restart_ice([&s, asked_us, frames_before](guint, const std::string &error) {
+        if (!error.empty()) {
+          std::printf("ice restart failed: %s\n", error.c_str());
+          s.stop(kExitRuntime);
+        } else {
+          std::printf("ice restart: done in %.0f ms", (g_get_monotonic_time() - asked_us) / 1000.0);
+          if (s.frames) {
+            std::printf(" after %llu frames", static_cast<unsigned long long>(frames_before));
+          }
+          std::printf("\n");
+        }
+        std::fflush(stdout);
+      });
     }
     if (o.duration > 0 && g_get_monotonic_time() - s.started_us > o.duration * G_USEC_PER_SEC) {
       s.stop(s.exit_code);
@@ -250,12 +301,17 @@ int cmd_whip_publish(int argc, char **argv) {
   std::string description =
       "webrtcbin name=webrtc bundle-policy=max-bundle " + video_source +
       " ! videoconvert ! videoscale ! videorate ! video/x-raw,format=I420,width=" +
-      std::to_string(o.width) + ",height=" + std::to_string(o.height) +
-      ",framerate=30/1 ! x264enc tune=zerolatency speed-preset=ultrafast bframes=0 "
-      "key-int-max=60 bitrate=1500 ! video/x-h264,profile=constrained-baseline ! "
-      "rtph264pay pt=96 config-interval=-1 aggregate-mode=zero-latency ! "
-      "application/x-rtp,media=video,encoding-name=H264,payload=96,"
-      "packetization-mode=(string)1 ! webrtc. ";
+      std::to_string(o.width) + ",height=" + std::to_string(o.height) + ",framerate=30/1 ! " +
+      (o.codec == "vp8"
+           ? std::string("vp8enc deadline=1 cpu-used=8 keyframe-max-dist=60 "
+                         "target-bitrate=1500000 ! rtpvp8pay pt=96 ! "
+                         "application/x-rtp,media=video,encoding-name=VP8,payload=96 ! webrtc. ")
+           : std::string(
+                 "x264enc tune=zerolatency speed-preset=ultrafast bframes=0 "
+                 "key-int-max=60 bitrate=1500 ! video/x-h264,profile=constrained-baseline ! "
+                 "rtph264pay pt=96 config-interval=-1 aggregate-mode=zero-latency ! "
+                 "application/x-rtp,media=video,encoding-name=H264,payload=96,"
+                 "packetization-mode=(string)1 ! webrtc. "));
   if (o.audio) {
     description += audio_source +
                    " ! audioconvert ! audioresample ! opusenc ! rtpopuspay pt=111 ! "
@@ -290,7 +346,8 @@ int cmd_whep_play(int argc, char **argv) {
   // Payload types other than the server's own, so it must follow the offer.
   for (const char *caps_text :
        {"application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000,"
-        "packetization-mode=(string)1,profile-level-id=(string)42e01f",
+        "packetization-mode=(string)1,profile-level-id=(string)42e01f;"
+        "application/x-rtp,media=video,encoding-name=VP8,payload=100,clock-rate=90000",
         "application/x-rtp,media=audio,encoding-name=OPUS,payload=109,clock-rate=48000,"
         "encoding-params=(string)2"}) {
     GstCaps *caps = gst_caps_from_string(caps_text);
@@ -319,6 +376,12 @@ int cmd_whep_play(int argc, char **argv) {
         const char *media =
             caps ? gst_structure_get_string(gst_caps_get_structure(caps, 0), "media") : nullptr;
         bool video = media && !std::strcmp(media, "video");
+        if (video) {
+          const char *encoding =
+              gst_structure_get_string(gst_caps_get_structure(caps, 0), "encoding-name");
+          std::printf("video codec: %s\n", encoding ? encoding : "unknown");
+          std::fflush(stdout);
+        }
         if (caps) {
           gst_caps_unref(caps);
         }
@@ -376,6 +439,7 @@ int cmd_whep_play(int argc, char **argv) {
   Session s;
   s.pipeline = GST_ELEMENT(gst_object_ref_sink(pipeline));
   s.webrtc = webrtc;
+  s.frames = &counters.frames;
   bool reported = false;
   int rc = run_session(s, o, [&] {
     if (!reported && counters.frames > 0) {

@@ -204,20 +204,26 @@ class Expander {
   std::optional<Ends> instance(const ElementDecl &decl, const std::string &qualified,
                                const Scope &scope) {
     Origin at{decl.origin.doc, path_member(decl.origin.path, "template")};
-    auto found = library_.templates.find(decl.template_name);
+    // A param may choose the template (one block per codec, say).
+    auto substituted = scope.substitute_text(decl.template_name, at, problems_);
+    if (!substituted) {
+      return std::nullopt;
+    }
+    const std::string template_name = *substituted;
+    auto found = library_.templates.find(template_name);
     if (found == library_.templates.end()) {
       std::vector<std::string> names;
       for (const auto &[name, t] : library_.templates) {
         names.push_back(name);
       }
-      problems_.add(at, "unknown template '" + decl.template_name + "'" +
-                            closest_hint(decl.template_name, names) +
+      problems_.add(at, "unknown template '" + template_name + "'" +
+                            closest_hint(template_name, names) +
                             (names.empty() ? "; include the file that defines it" : ""));
       return std::nullopt;
     }
     const TemplateDecl &decl_template = found->second;
-    if (std::find(stack_.begin(), stack_.end(), decl.template_name) != stack_.end()) {
-      problems_.add(at, "template '" + decl.template_name + "' instantiates itself");
+    if (std::find(stack_.begin(), stack_.end(), template_name) != stack_.end()) {
+      problems_.add(at, "template '" + template_name + "' instantiates itself");
       return std::nullopt;
     }
     if (static_cast<int>(stack_.size()) >= kMaxTemplateDepth) {
@@ -235,7 +241,7 @@ class Expander {
       ok = ok && (value.value || value.unset);
     }
     Scope inner = Scope::resolve(decl_template, given, decl.origin, false, problems_);
-    stack_.push_back(decl.template_name);
+    stack_.push_back(template_name);
     Ends ends = graph(decl_template, qualified + "/", inner);
     stack_.pop_back();
     if (!ok) {

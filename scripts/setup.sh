@@ -14,6 +14,8 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-nice
+  # ICE restart drives webrtcbin's libnice agent (signaling/media/icerestart.cpp)
+  libnice-dev
   # service libraries
   libsoup-3.0-dev libjson-glib-dev libsqlite3-dev glib-networking
   # tests

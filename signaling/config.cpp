@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
+#include <optional>
 #include <set>
 
 namespace livepipe::signaling {
@@ -226,7 +227,78 @@ bool parse_listen(std::string_view text, std::string *host, int *port) {
   return true;
 }
 
-ConfigResult parse_config(std::string_view text) {
+namespace {
+
+// A param value as the text a description param converts from.
+std::optional<std::string> scalar_text(JsonNode *node) {
+  if (!JSON_NODE_HOLDS_VALUE(node)) {
+    return std::nullopt;
+  }
+  GType type = json_node_get_value_type(node);
+  if (type == G_TYPE_STRING) {
+    return std::string(json_node_get_string(node));
+  }
+  if (type == G_TYPE_INT64) {
+    return std::to_string(json_node_get_int(node));
+  }
+  if (type == G_TYPE_BOOLEAN) {
+    return std::string(json_node_get_boolean(node) ? "true" : "false");
+  }
+  if (type == G_TYPE_DOUBLE) {
+    char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+    // 15 digits: 0.8 stays "0.8" (the shortest round trip would add noise).
+    return std::string(g_ascii_formatd(buffer, sizeof buffer, "%.15g", json_node_get_double(node)));
+  }
+  return std::nullopt;
+}
+
+void read_media_rules(Checker &c, JsonNode *node, const std::string &at, MediaSettings &media) {
+  if (!JSON_NODE_HOLDS_ARRAY(node)) {
+    c.problem(at, std::string("must be an array of rules, not ") + json::type_name(node));
+    return;
+  }
+  JsonArray *array = json_node_get_array(node);
+  for (guint i = 0; i < json_array_get_length(array); ++i) {
+    const std::string path = at + "[" + std::to_string(i) + "]";
+    JsonNode *item = json_array_get_element(array, i);
+    if (!JSON_NODE_HOLDS_OBJECT(item)) {
+      c.problem(path, std::string("must be an object, not ") + json::type_name(item));
+      continue;
+    }
+    JsonObject *object = json_node_get_object(item);
+    const size_t problems_before = c.problems.size();
+    c.only(object, path, {"match", "description", "params"});
+    MediaRule rule;
+    for (const char *member : {"match", "description"}) {
+      if (!json_object_has_member(object, member)) {
+        c.problem(path + "." + member, "is required");
+      }
+    }
+    c.string(object, path, "match", &rule.match, false);
+    c.string(object, path, "description", &rule.description, false);
+    if (JsonObject *params = c.object(object, path, "params")) {
+      GList *members = json_object_get_members(params);
+      for (GList *l = members; l; l = l->next) {
+        auto *name = static_cast<const char *>(l->data);
+        auto text = scalar_text(json_object_get_member(params, name));
+        if (!text) {
+          c.problem(path + ".params." + name, "must be a string, number or boolean");
+          continue;
+        }
+        rule.params[name] = *text;
+      }
+      g_list_free(members);
+    }
+    // A rule with problems of its own is not checked further (by check_media).
+    if (c.problems.size() == problems_before) {
+      media.rules.push_back(std::move(rule));
+    }
+  }
+}
+
+}  // namespace
+
+ConfigResult parse_config(std::string_view text, const MediaCheck &check_media) {
   Config config;
   json::ParseError error;
   json::NodePtr root = json::parse(text, &error);
@@ -308,9 +380,9 @@ ConfigResult parse_config(std::string_view text) {
   }
   if (JsonObject *media = c.object(top, "$", "media")) {
     const std::string at = "$.media";
-    c.only(
-        media, at,
-        {"description", "idleTimeoutSeconds", "maxStreams", "maxViewersPerStream", "iceAddresses"});
+    c.only(media, at,
+           {"description", "idleTimeoutSeconds", "maxStreams", "maxViewersPerStream",
+            "iceAddresses", "rules", "beautyDescription"});
     if (json_object_has_member(media, "iceAddresses")) {
       JsonNode *node = json_object_get_member(media, "iceAddresses");
       if (!JSON_NODE_HOLDS_ARRAY(node)) {
@@ -333,10 +405,19 @@ ConfigResult parse_config(std::string_view text) {
         }
       }
     }
-    c.string(media, at, "description", &config.media.description);
+    c.string(media, at, "description", &config.media.description, false);
+    c.string(media, at, "beautyDescription", &config.media.beauty_description, false);
+    if (json_object_has_member(media, "rules")) {
+      read_media_rules(c, json_object_get_member(media, "rules"), at + ".rules", config.media);
+    }
     c.integer(media, at, "idleTimeoutSeconds", &config.media.idle_timeout_seconds, 1, 86400);
     c.integer(media, at, "maxStreams", &config.media.max_streams, 1, 100000);
     c.integer(media, at, "maxViewersPerStream", &config.media.max_viewers_per_stream, 1, 100000);
+  }
+  if (check_media) {
+    for (auto &problem : check_media(config.media)) {
+      c.problems.push_back(std::move(problem));
+    }
   }
   if (!c.problems.empty()) {
     return c.problems;
@@ -344,7 +425,7 @@ ConfigResult parse_config(std::string_view text) {
   return config;
 }
 
-ConfigResult load_config_file(const std::string &path) {
+ConfigResult load_config_file(const std::string &path, const MediaCheck &check_media) {
   gchar *contents = nullptr;
   gsize length = 0;
   GError *error = nullptr;
@@ -355,7 +436,7 @@ ConfigResult load_config_file(const std::string &path) {
   }
   std::string text(contents, length);
   g_free(contents);
-  return parse_config(text);
+  return parse_config(text, check_media);
 }
 
 }  // namespace livepipe::signaling

@@ -6,6 +6,8 @@
 #include "messages.h"
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -27,6 +29,13 @@ struct TurnRest {
   int64_t ttl_seconds = 86400;
 };
 
+// Chooses a stream's description by the stream's name (first match wins).
+struct MediaRule {
+  std::string match;                          // a glob on the stream name ('*' and '?')
+  std::string description;                    // a preset name or a file
+  std::map<std::string, std::string> params;  // param values as text
+};
+
 // WHIP/WHEP streams (docs/configuration.md, "media").
 struct MediaSettings {
   std::string description = "webrtc-publish-fanout";  // a preset name or a file
@@ -34,6 +43,9 @@ struct MediaSettings {
   int64_t max_streams = 100;
   int64_t max_viewers_per_stream = 500;
   std::vector<std::string> ice_addresses;  // empty: libnice's choice (no loopback)
+  std::vector<MediaRule> rules;
+  // What a publisher gets with ?beauty=on.
+  std::string beauty_description = "webrtc-publish-beauty";
 };
 
 struct Config {
@@ -58,8 +70,11 @@ struct Config {
 using ConfigResult = std::variant<Config, std::vector<std::string>>;
 
 // `text` is a JSON document whose members override the defaults.
-ConfigResult parse_config(std::string_view text);
-ConfigResult load_config_file(const std::string &path);
+// Checks what the JSON alone cannot tell (that media descriptions load with
+// their params); its problems join the others. Runs on the valid part.
+using MediaCheck = std::function<std::vector<std::string>(const MediaSettings &)>;
+ConfigResult parse_config(std::string_view text, const MediaCheck &check_media = {});
+ConfigResult load_config_file(const std::string &path, const MediaCheck &check_media = {});
 
 // "HOST:PORT", "[v6]:PORT" or ":PORT"; false on anything else.
 bool parse_listen(std::string_view text, std::string *host, int *port);

@@ -51,6 +51,7 @@ class Answerer {
   // The remote description as set (for building an ICE restart offer).
   const std::string &remote_sdp() const { return remote_sdp_; }
   bool answered() const { return answered_; }
+  GstElement *webrtcbin() const { return webrtcbin_.get(); }
 
  private:
   struct Shared;

@@ -216,7 +216,8 @@ const ChosenMedia *OfferPlan::find(std::string_view kind) const {
 
 std::variant<OfferPlan, std::string> plan_offer(std::string_view text, OfferRole role,
                                                 const std::vector<Codec> &video,
-                                                const std::vector<Codec> &audio) {
+                                                const std::vector<Codec> &audio,
+                                                bool client_order) {
   std::string sdp_text(text);
   if (sdp_text.find('\0') != std::string::npos) {
     return std::string("the offer contains a NUL byte");
@@ -273,10 +274,21 @@ std::variant<OfferPlan, std::string> plan_offer(std::string_view text, OfferRole
     auto formats = formats_of(m);
     const Format *chosen = nullptr;
     Codec chosen_codec = accepted.front();
-    for (Codec codec : accepted) {
-      if ((chosen = choose(formats, codec))) {
-        chosen_codec = codec;
-        break;
+    if (client_order) {
+      for (size_t f = 0; f < formats.size() && !chosen; ++f) {
+        for (Codec codec : accepted) {
+          if (formats[f].encoding == codec_name(codec) && (chosen = choose(formats, codec))) {
+            chosen_codec = codec;
+            break;
+          }
+        }
+      }
+    } else {
+      for (Codec codec : accepted) {
+        if ((chosen = choose(formats, codec))) {
+          chosen_codec = codec;
+          break;
+        }
       }
     }
     if (!chosen) {

@@ -37,11 +37,14 @@ struct OfferPlan {
   const ChosenMedia *find(std::string_view kind) const;
 };
 
-// `video` and `audio` list the codecs the server accepts for each kind, in
-// order of preference (an empty list: that kind is refused). Returns the
-// reason when the offer is not valid SDP or nothing in it can be accepted.
+// `video` and `audio` list the codecs the server accepts for each kind (an
+// empty list: that kind is refused), in the server's order of preference, or
+// with `client_order` in the order the offer lists them (a publisher's
+// preference). Returns the reason when the offer is not valid SDP or nothing
+// in it can be accepted.
 std::variant<OfferPlan, std::string> plan_offer(std::string_view sdp, OfferRole role,
                                                 const std::vector<Codec> &video,
-                                                const std::vector<Codec> &audio);
+                                                const std::vector<Codec> &audio,
+                                                bool client_order = false);
 
 }  // namespace livepipe::signaling::media

@@ -1,5 +1,6 @@
 #include "service.h"
 
+#include "icerestart.h"
 #include "sdpfrag.h"
 #include "token.h"
 #include "turn.h"
@@ -134,9 +135,15 @@ struct MediaService::Impl {
   uint64_t bytes_in_ended = 0;
   uint64_t bytes_out_ended = 0;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  DescriptionChooser chooser;
 
   Impl(const Config &c, MediaOptions o, Logger &l, std::unique_ptr<ViewerTransportFactory> t)
-      : config(c), options(std::move(o)), log(l), transports(std::move(t)) {
+      : config(c),
+        options(std::move(o)),
+        log(l),
+        transports(std::move(t)),
+        chooser(options.description, options.beauty_description, options.rules,
+                options.include_dirs) {
     if (!transports) {
       std::string stun;
       for (const auto &server : config.ice_servers) {
@@ -213,12 +220,22 @@ struct MediaService::Impl {
     }
   }
 
-  static void handle(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
+  static void handle(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
                      gpointer data) {
-    static_cast<Impl *>(data)->route(msg, path);
+    std::map<std::string, std::string> params;
+    if (query) {
+      GHashTableIter it;
+      gpointer key = nullptr, value = nullptr;
+      g_hash_table_iter_init(&it, query);
+      while (g_hash_table_iter_next(&it, &key, &value)) {
+        params[static_cast<const char *>(key)] = value ? static_cast<const char *>(value) : "";
+      }
+    }
+    static_cast<Impl *>(data)->route(msg, path, params);
   }
 
-  void route(SoupServerMessage *msg, const std::string &path) {
+  void route(SoupServerMessage *msg, const std::string &path,
+             const std::map<std::string, std::string> &query) {
     const bool whip = path.rfind("/whip", 0) == 0;
     const std::string prefix = whip ? "/whip/" : "/whep/";
     std::string rest = path.size() > prefix.size() ? path.substr(prefix.size()) : "";
@@ -254,7 +271,7 @@ struct MediaService::Impl {
         soup_message_headers_replace(response_headers(msg), "Allow", "POST, OPTIONS");
         return;
       }
-      whip ? publish(msg, stream) : play(msg, stream);
+      whip ? publish(msg, stream, query) : play(msg, stream);
       return;
     }
     auto it = sessions.find(session);
@@ -283,7 +300,8 @@ struct MediaService::Impl {
   // Checks what POST /whip and /whep share; the plan on success.
   std::optional<OfferPlan> read_offer(SoupServerMessage *msg, OfferRole role,
                                       const std::vector<Codec> &video,
-                                      const std::vector<Codec> &audio) {
+                                      const std::vector<Codec> &audio,
+                                      const std::string &context = {}) {
     if (content_type(msg) != "application/sdp") {
       fail(msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE, "the offer must be sent as application/sdp",
            "unsupported-media-type");
@@ -295,9 +313,9 @@ struct MediaService::Impl {
            "too-large");
       return std::nullopt;
     }
-    auto planned = plan_offer(body, role, video, audio);
+    auto planned = plan_offer(body, role, video, audio, role == OfferRole::kPublish);
     if (auto *why = std::get_if<std::string>(&planned)) {
-      fail(msg, SOUP_STATUS_BAD_REQUEST, *why, "bad-offer");
+      fail(msg, SOUP_STATUS_BAD_REQUEST, *why + context, "bad-offer");
       return std::nullopt;
     }
     return std::get<OfferPlan>(std::move(planned));
@@ -316,7 +334,8 @@ struct MediaService::Impl {
                                      answer.size());
   }
 
-  void publish(SoupServerMessage *msg, const std::string &name) {
+  void publish(SoupServerMessage *msg, const std::string &name,
+               const std::map<std::string, std::string> &query) {
     if (!authorize(msg, Role::kPublish, name)) {
       return;
     }
@@ -330,12 +349,22 @@ struct MediaService::Impl {
                                    std::to_string(options.retry_after_seconds).c_str());
       return;
     }
-    auto plan = read_offer(msg, OfferRole::kPublish, {Codec::kH264}, {Codec::kOpus});
+    auto chosen = chooser.choose(name, query);
+    if (auto *why = std::get_if<std::string>(&chosen)) {
+      fail(msg, SOUP_STATUS_BAD_REQUEST, *why, "bad-params");
+      return;
+    }
+    DescriptionChoice &choice = std::get<DescriptionChoice>(chosen);
+    auto plan = read_offer(msg, OfferRole::kPublish, choice.video_codecs, {Codec::kOpus});
     if (!plan) {
       return;
     }
+    if (const ChosenMedia *video = plan->find("video"); video && choice.sets_video_codec) {
+      choice.params[kVideoCodecParam] = codec_param_value(video->codec);
+    }
     StreamOptions stream_options;
-    stream_options.description = options.description;
+    stream_options.description = choice.file;
+    stream_options.params = choice.params;
     stream_options.include_dirs = options.include_dirs;
     stream_options.gather_timeout_ms = options.gather_timeout_ms;
     stream_options.idle_timeout_seconds = options.idle_timeout_seconds;
@@ -401,7 +430,12 @@ struct MediaService::Impl {
                                    std::to_string(options.retry_after_seconds).c_str());
       return;
     }
-    auto plan = read_offer(msg, OfferRole::kPlay, stream.video_codecs(), stream.audio_codecs());
+    std::string sends;
+    for (Codec codec : stream.video_codecs()) {
+      sends += std::string(sends.empty() ? "" : ", ") + codec_name(codec);
+    }
+    auto plan = read_offer(msg, OfferRole::kPlay, stream.video_codecs(), stream.audio_codecs(),
+                           sends.empty() ? "" : "; stream " + name + " sends " + sends + " video");
     if (!plan) {
       return;
     }
@@ -451,21 +485,10 @@ struct MediaService::Impl {
     }
     const SdpFrag &frag = std::get<SdpFrag>(parsed);
     std::string if_match = header(msg, "If-Match");
-    if (frag.has_credentials()) {
+    if (frag.has_credentials() && if_match.empty()) {
       // New credentials mean an ICE restart, which needs the session's ETag.
-      if (if_match.empty()) {
-        fail(msg, 428, "an ICE restart needs If-Match with the session's ETag",
-             "precondition-required");
-        return;
-      }
-      if (if_match != "*" && if_match != session.etag) {
-        fail(msg, SOUP_STATUS_PRECONDITION_FAILED, "the ETag does not match the ICE session",
-             "precondition-failed");
-        return;
-      }
-      fail(msg, SOUP_STATUS_UNPROCESSABLE_ENTITY,
-           "ICE restart is not supported; trickle candidates only, or start a new session",
-           "ice-restart");
+      fail(msg, 428, "an ICE restart needs If-Match with the session's ETag",
+           "precondition-required");
       return;
     }
     if (!if_match.empty() && if_match != "*" && if_match != session.etag) {
@@ -478,6 +501,7 @@ struct MediaService::Impl {
       reply_text(msg, SOUP_STATUS_NOT_FOUND, "the session's stream has ended");
       return;
     }
+    std::vector<std::pair<unsigned, std::string>> candidates;
     for (size_t i = 0; i < frag.media.size(); ++i) {
       const auto &m = frag.media[i];
       unsigned mline = static_cast<unsigned>(i);
@@ -495,16 +519,55 @@ struct MediaService::Impl {
         return;
       }
       for (const auto &candidate : m.candidates) {
-        if (session.kind == Kind::kPublish) {
-          it->second.stream->add_publisher_candidate(mline, candidate);
-        } else {
-          it->second.stream->add_viewer_candidate(session.viewer, mline, candidate);
-        }
+        candidates.emplace_back(mline, candidate);
       }
     }
-    (void)id;
+    Stream &stream = *it->second.stream;
+    std::optional<IceParams> restarted;
+    if (frag.has_credentials()) {
+      std::string error;
+      IceParams remote{frag.ice_ufrag, frag.ice_pwd, {}, 0};
+      restarted = session.kind == Kind::kPublish
+                      ? stream.restart_publisher_ice(remote, &error)
+                      : stream.restart_viewer_ice(session.viewer, remote, &error);
+      if (!restarted) {
+        fail(msg, SOUP_STATUS_UNPROCESSABLE_ENTITY, "ICE restart failed: " + error, "ice-restart");
+        return;
+      }
+    }
+    for (const auto &[mline, candidate] : candidates) {
+      if (session.kind == Kind::kPublish) {
+        stream.add_publisher_candidate(mline, candidate);
+      } else {
+        stream.add_viewer_candidate(session.viewer, mline, candidate);
+      }
+    }
     cors(msg);
-    soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, nullptr);
+    if (!restarted) {
+      soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, nullptr);
+      return;
+    }
+    // The server's new credentials and candidates, for the session's bundle.
+    session.etag = "\"" + random_hex(8) + "\"";
+    std::string body =
+        "a=ice-ufrag:" + restarted->ufrag + "\r\na=ice-pwd:" + restarted->pwd + "\r\n";
+    if (!session.plan.media.empty()) {
+      const ChosenMedia &first = session.plan.media.front();
+      body +=
+          "m=" + first.kind + " 9 UDP/TLS/RTP/SAVPF " + std::to_string(first.payload_type) + "\r\n";
+      if (!first.mid.empty()) {
+        body += "a=mid:" + first.mid + "\r\n";
+      }
+    }
+    for (const auto &candidate : restarted->candidates) {
+      body += "a=" + candidate + "\r\n";
+    }
+    body += "a=end-of-candidates\r\n";
+    soup_message_headers_replace(response_headers(msg), "ETag", session.etag.c_str());
+    soup_server_message_set_status(msg, SOUP_STATUS_OK, nullptr);
+    soup_server_message_set_response(msg, "application/trickle-ice-sdpfrag", SOUP_MEMORY_COPY,
+                                     body.data(), body.size());
+    log.info("ice-restart", {{"stream", session.stream}, {"session", id}});
   }
 
   void end_session(const std::string &id, const std::string &reason) {
@@ -603,10 +666,17 @@ std::string MediaService::metrics() const {
       bytes_out += v.sent.bytes;
     }
   }
+  size_t encoders = 0;
+  for (const auto &[name, entry] : s.streams) {
+    encoders += entry.stream->encoder_count();
+  }
   metric("livepipe_media_streams", "gauge", "Streams with a publisher.");
   body += "livepipe_media_streams " + std::to_string(s.streams.size()) + "\n";
   metric("livepipe_media_viewers", "gauge", "WebRTC viewers attached to streams.");
   body += "livepipe_media_viewers " + std::to_string(viewers) + "\n";
+  metric("livepipe_media_encoders", "gauge",
+         "Encoder elements in stream pipelines (viewer transports never encode).");
+  body += "livepipe_media_encoders " + std::to_string(encoders) + "\n";
   metric("livepipe_media_received_bytes_total", "counter", "RTP bytes received from publishers.");
   body += "livepipe_media_received_bytes_total " + std::to_string(bytes_in) + "\n";
   metric("livepipe_media_sent_bytes_total", "counter", "RTP bytes handed to viewers.");

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "rules.h"
 #include "stream.h"
 
 #include <libsoup/soup.h>
@@ -20,6 +21,8 @@ namespace livepipe::signaling::media {
 struct MediaOptions {
   std::filesystem::path description;  // the stream description (a preset file)
   std::vector<std::filesystem::path> include_dirs;
+  std::vector<DescriptionRule> rules;        // chosen by stream name, first match
+  std::filesystem::path beauty_description;  // ?beauty=on; empty: refused
   int64_t idle_timeout_seconds = 10;
   int64_t max_streams = 100;
   int64_t max_viewers_per_stream = 500;

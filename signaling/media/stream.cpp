@@ -7,6 +7,7 @@
 #include <gst/app/app.h>
 #include <gst/video/video.h>
 
+#include <cstring>
 #include <mutex>
 
 namespace livepipe::signaling::media {
@@ -61,6 +62,62 @@ GstElement *make_feed_branch(const std::shared_ptr<Feed> &feed, const std::strin
 
 const char *slot_for(const std::string &kind) {
   return kind == "video" ? "video-rtp" : "audio-rtp";
+}
+
+// The codecs the description payloads for viewers, from what the element
+// feeding the slot can produce (known as soon as the pipeline is built).
+std::vector<Codec> rtp_codecs_into(GstElement *slot_element) {
+  std::vector<Codec> codecs;
+  GstPtr<GstPad> sink(gst_element_get_static_pad(slot_element, "sink"));
+  if (!sink) {
+    return codecs;
+  }
+  GstCaps *caps = gst_pad_peer_query_caps(sink.get(), nullptr);
+  if (!caps) {
+    return codecs;
+  }
+  auto add = [&](const GValue *value) {
+    if (!value || !G_VALUE_HOLDS_STRING(value)) {
+      return;
+    }
+    for (Codec codec : {Codec::kH264, Codec::kVP8}) {
+      if (!g_ascii_strcasecmp(g_value_get_string(value), codec_name(codec)) &&
+          std::find(codecs.begin(), codecs.end(), codec) == codecs.end()) {
+        codecs.push_back(codec);
+      }
+    }
+  };
+  for (guint i = 0; i < gst_caps_get_size(caps); ++i) {
+    const GValue *name = gst_structure_get_value(gst_caps_get_structure(caps, i), "encoding-name");
+    if (name && GST_VALUE_HOLDS_LIST(name)) {
+      for (guint j = 0; j < gst_value_list_get_size(name); ++j) {
+        add(gst_value_list_get_value(name, j));
+      }
+    } else {
+      add(name);
+    }
+  }
+  gst_caps_unref(caps);
+  return codecs;
+}
+
+size_t count_encoders(GstBin *bin) {
+  size_t count = 0;
+  GstIterator *it = gst_bin_iterate_recurse(bin);
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    auto *element = GST_ELEMENT(g_value_get_object(&item));
+    GstElementFactory *factory = gst_element_get_factory(element);
+    const char *klass =
+        factory ? gst_element_factory_get_metadata(factory, GST_ELEMENT_METADATA_KLASS) : nullptr;
+    if (klass && std::strstr(klass, "Codec/Encoder")) {
+      ++count;
+    }
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  return count;
 }
 
 }  // namespace
@@ -129,6 +186,13 @@ bool Stream::start(const OfferPlan &publisher, Answerer::Done done, std::string 
     if (!pipeline_->slot(slot_for(m.kind))) {
       *error = std::string("the stream's description has no slot \"") + slot_for(m.kind) + "\"";
       return false;
+    }
+  }
+  if (const ChosenMedia *video = publisher.find("video")) {
+    viewer_video_codecs_ = rtp_codecs_into(pipeline_->slot("video-rtp")->element());
+    // A description that forwards its publisher's RTP type as it is.
+    if (viewer_video_codecs_.size() != 1) {
+      viewer_video_codecs_ = {video->codec};
     }
   }
   add_ice_addresses(webrtc, options_.ice_addresses);
@@ -208,9 +272,31 @@ void Stream::add_publisher_candidate(unsigned mline, const std::string &candidat
   }
 }
 
+std::optional<IceParams> Stream::restart_publisher_ice(const IceParams &remote,
+                                                       std::string *error) {
+  if (!publisher_ || !publisher_->answered()) {
+    *error = "the publisher's session has not been answered yet";
+    return std::nullopt;
+  }
+  return restart_ice(publisher_->webrtcbin(), &remote, error);
+}
+
+std::optional<IceParams> Stream::restart_viewer_ice(const std::string &viewer,
+                                                    const IceParams &remote, std::string *error) {
+  auto it = viewers_.find(viewer);
+  if (it == viewers_.end()) {
+    *error = "no such viewer";
+    return std::nullopt;
+  }
+  return it->second->transport->restart_ice(remote, error);
+}
+
 std::vector<Codec> Stream::video_codecs() const {
-  const ChosenMedia *m = publisher_plan_.find("video");
-  return m ? std::vector<Codec>{m->codec} : std::vector<Codec>{};
+  return viewer_video_codecs_;
+}
+
+size_t Stream::encoder_count() const {
+  return pipeline_ ? count_encoders(GST_BIN(pipeline_->element())) : 0;
 }
 
 std::vector<Codec> Stream::audio_codecs() const {

@@ -61,13 +61,18 @@ class Stream {
   bool add_viewer_candidate(const std::string &viewer, unsigned mline,
                             const std::string &candidate);
   bool remove_viewer(const std::string &viewer);
+  // ICE restart of the publisher's or a viewer's session (icerestart.h).
+  std::optional<IceParams> restart_publisher_ice(const IceParams &remote, std::string *error);
+  std::optional<IceParams> restart_viewer_ice(const std::string &viewer, const IceParams &remote,
+                                              std::string *error);
 
   // Ends the stream (idempotent); on_ended follows from the main context.
   void end(const std::string &reason);
 
   const std::string &name() const { return name_; }
   bool ended() const { return ended_; }
-  // What viewers may ask for: the publisher's codecs.
+  // What viewers may ask for: the codecs of the stream's RTP for viewers (the
+  // publisher's, unless the description encodes anew).
   std::vector<Codec> video_codecs() const;
   std::vector<Codec> audio_codecs() const;
   const OfferPlan &publisher_plan() const { return publisher_plan_; }
@@ -77,6 +82,8 @@ class Stream {
   uint64_t packets_in() const { return packets_in_.load(); }
   int64_t started_unix() const { return started_unix_; }
   const std::string &publisher_state() const { return publisher_state_; }
+  // Encoder elements in the stream's pipeline (the encode-once check).
+  size_t encoder_count() const;
 
  private:
   struct Viewer;
@@ -91,6 +98,7 @@ class Stream {
   std::unique_ptr<pipelines::Pipeline> pipeline_;
   std::unique_ptr<Answerer> publisher_;
   OfferPlan publisher_plan_;
+  std::vector<Codec> viewer_video_codecs_;
   std::string publisher_state_ = "new";
   std::map<std::string, std::unique_ptr<Viewer>> viewers_;
   unsigned next_viewer_ = 1;

@@ -82,6 +82,14 @@ class WebrtcbinViewer : public ViewerTransport {
     answerer_->add_candidate(mline, candidate);
   }
 
+  std::optional<IceParams> restart_ice(const IceParams &remote, std::string *error) override {
+    if (!answerer_->answered()) {
+      *error = "the session has not been answered yet";
+      return std::nullopt;
+    }
+    return media::restart_ice(webrtc_.get(), &remote, error);
+  }
+
   void push(const std::string &kind, GstBuffer *rtp) override {
     GstPtr<GstElement> src;
     int pt = -1;

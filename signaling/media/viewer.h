@@ -5,6 +5,7 @@
 #pragma once
 
 #include "answerer.h"
+#include "icerestart.h"
 #include "offer.h"
 
 #include <gst/gst.h>
@@ -35,6 +36,8 @@ class ViewerTransport {
   // Answers the client's offer; `done` runs on the main context.
   virtual void answer(const OfferPlan &plan, guint gather_timeout_ms, Answerer::Done done) = 0;
   virtual void add_candidate(unsigned mline, const std::string &candidate) = 0;
+  // ICE restart with the client's new credentials; this side's new ones.
+  virtual std::optional<IceParams> restart_ice(const IceParams &remote, std::string *error) = 0;
   // One RTP packet of the stream's `kind` track ("video" or "audio"), as the
   // stream payloaded it. Called on a streaming thread; must not block.
   virtual void push(const std::string &kind, GstBuffer *rtp) = 0;

@@ -1,6 +1,8 @@
 #include "whip_client.h"
 
 #include "answerer.h"
+#include "icerestart.h"
+#include "sdpfrag.h"
 #include "util/maincontext.h"
 
 #include <gst/sdp/sdp.h>
@@ -227,6 +229,102 @@ void WhipClient::post(const std::string &offer) {
         g_object_unref(call->msg);
       },
       new Call{shared_, msg});
+}
+
+void WhipClient::restart_ice(std::function<void(guint, const std::string &)> done) {
+  if (result_.location.empty()) {
+    done(0, "the session has not started");
+    return;
+  }
+  // The fragment names the bundle's first m-line.
+  std::string kind = "video", mid;
+  GstWebRTCSessionDescription *local = nullptr;
+  g_object_get(webrtcbin_.get(), "local-description", &local, nullptr);
+  if (local) {
+    if (gst_sdp_message_medias_len(local->sdp) > 0) {
+      const GstSDPMedia *m = gst_sdp_message_get_media(local->sdp, 0);
+      kind = gst_sdp_media_get_media(m) ? gst_sdp_media_get_media(m) : kind;
+      const char *value = gst_sdp_media_get_attribute_val(m, "mid");
+      mid = value ? value : "";
+    }
+    gst_webrtc_session_description_free(local);
+  }
+  std::string error;
+  auto params = media::restart_ice(webrtcbin_.get(), nullptr, &error);
+  if (!params) {
+    done(0, error);
+    return;
+  }
+  std::string frag = "a=ice-ufrag:" + params->ufrag + "\r\na=ice-pwd:" + params->pwd +
+                     "\r\nm=" + kind + " 9 UDP/TLS/RTP/SAVPF 0\r\n";
+  if (!mid.empty()) {
+    frag += "a=mid:" + mid + "\r\n";
+  }
+  for (const auto &candidate : params->candidates) {
+    frag += "a=" + candidate + "\r\n";
+  }
+  frag += "a=end-of-candidates\r\n";
+  SoupMessage *msg = soup_message_new("PATCH", result_.location.c_str());
+  SoupMessageHeaders *headers = soup_message_get_request_headers(msg);
+  if (!token_.empty()) {
+    soup_message_headers_replace(headers, "Authorization", ("Bearer " + token_).c_str());
+  }
+  soup_message_headers_replace(headers, "If-Match", result_.etag.c_str());
+  GBytes *body = g_bytes_new(frag.data(), frag.size());
+  soup_message_set_request_body_from_bytes(msg, "application/trickle-ice-sdpfrag", body);
+  g_bytes_unref(body);
+  struct Call {
+    std::shared_ptr<Shared> shared;
+    SoupMessage *msg;
+    unsigned stream;
+    std::function<void(guint, const std::string &)> done;
+  };
+  soup_session_send_and_read_async(
+      session_.get(), msg, G_PRIORITY_DEFAULT, nullptr,
+      [](GObject *source, GAsyncResult *res, gpointer data) {
+        std::unique_ptr<Call> call(static_cast<Call *>(data));
+        GError *gerror = nullptr;
+        GBytes *bytes = soup_session_send_and_read_finish(SOUP_SESSION(source), res, &gerror);
+        guint status = soup_message_get_status(call->msg);
+        std::string text;
+        if (bytes) {
+          gsize size = 0;
+          const char *raw = static_cast<const char *>(g_bytes_get_data(bytes, &size));
+          text.assign(raw ? raw : "", size);
+          g_bytes_unref(bytes);
+        }
+        std::string why;
+        WhipClient *self = call->shared->self;
+        if (gerror) {
+          why = gerror->message;
+        } else if (status != SOUP_STATUS_OK) {
+          why = "HTTP " + std::to_string(status) + ": " + text;
+        } else if (!self) {
+          why = "the client is gone";
+        } else {
+          auto parsed = parse_sdpfrag(text);
+          if (auto *bad = std::get_if<std::string>(&parsed)) {
+            why = "the server's fragment: " + *bad;
+          } else if (const SdpFrag &frag = std::get<SdpFrag>(parsed); !frag.has_credentials()) {
+            why = "the server's fragment has no ice-ufrag/ice-pwd";
+          } else if (set_remote_ice(self->webrtcbin_.get(), call->stream, frag.ice_ufrag,
+                                    frag.ice_pwd, &why)) {
+            for (const auto &m : frag.media) {
+              for (const auto &candidate : m.candidates) {
+                g_signal_emit_by_name(self->webrtcbin_.get(), "add-ice-candidate", 0u,
+                                      candidate.c_str());
+              }
+            }
+            const char *etag =
+                soup_message_headers_get_one(soup_message_get_response_headers(call->msg), "ETag");
+            self->result_.etag = etag ? etag : self->result_.etag;
+          }
+        }
+        g_clear_error(&gerror);
+        g_object_unref(call->msg);
+        call->done(status, why);
+      },
+      new Call{shared_, msg, params->stream, std::move(done)});
 }
 
 void WhipClient::stop(std::function<void(guint status)> done) {

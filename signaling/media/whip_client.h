@@ -29,6 +29,10 @@ class WhipClient {
 
   // Runs on the calling thread's main context; `done` once answered or failed.
   void start(std::function<void(const Result &)> done);
+  // Restarts ICE (RFC 9725 section 4.4): new credentials and this side's
+  // candidates by PATCH with If-Match, the server's from its 200 reply.
+  // `done` gets the status and an error ("" on success).
+  void restart_ice(std::function<void(guint status, const std::string &error)> done);
   // Ends the session on the server (DELETE); `done` runs when it answered.
   void stop(std::function<void(guint status)> done);
   const Result &result() const { return result_; }

@@ -82,3 +82,29 @@ BOOST_AUTO_TEST_CASE(refusals_have_reasons) {
   BOOST_TEST(reason(no_mode1.c_str(), OfferRole::kPlay, {Codec::kH264}).find("none of H.264") !=
              std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(publisher_codec_follows_the_offer_order) {
+  // kBrowserOffer lists VP8 first: a publisher gets its own preference among
+  // what the description takes, whatever order the description lists them.
+  auto vp8 = plan_offer(kBrowserOffer, OfferRole::kPlay, {Codec::kH264, Codec::kVP8},
+                        {Codec::kOpus}, true);
+  BOOST_REQUIRE(std::holds_alternative<OfferPlan>(vp8));
+  const ChosenMedia *video = std::get<OfferPlan>(vp8).find("video");
+  BOOST_REQUIRE(video);
+  BOOST_TEST((video->codec == Codec::kVP8));
+  BOOST_TEST(video->payload_type == 96);
+  BOOST_TEST(video->caps().find("encoding-name=VP8") != std::string::npos);
+  // A description without VP8: the offer's usable H.264 (mode 1), not mode 0.
+  auto h264 = plan_offer(kBrowserOffer, OfferRole::kPlay, {Codec::kH264}, {Codec::kOpus}, true);
+  BOOST_REQUIRE(std::holds_alternative<OfferPlan>(h264));
+  BOOST_TEST(std::get<OfferPlan>(h264).find("video")->payload_type == 127);
+  // The server's order when the client's does not count (a viewer).
+  auto server =
+      plan_offer(kBrowserOffer, OfferRole::kPlay, {Codec::kH264, Codec::kVP8}, {Codec::kOpus});
+  BOOST_REQUIRE(std::holds_alternative<OfferPlan>(server));
+  BOOST_TEST((std::get<OfferPlan>(server).find("video")->codec == Codec::kH264));
+  // The reduced offer keeps only the chosen payload type.
+  const std::string &sdp = std::get<OfferPlan>(vp8).sdp;
+  BOOST_TEST(sdp.find("H264") == std::string::npos);
+  BOOST_TEST(sdp.find("VP8/90000") != std::string::npos);
+}

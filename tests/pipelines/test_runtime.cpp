@@ -464,7 +464,7 @@ BOOST_AUTO_TEST_CASE(webrtc_publish_fanout_receives_a_publisher_over_loopback) {
   BOOST_TEST(taps.all_above(20, 30));
   // The RTP that viewers get carries the payload type the preset sets.
   GstPtr<GstPad> rtp_pad(
-      gst_element_get_static_pad(server.pipeline->find("video-rtp-tee"), "sink"));
+      gst_element_get_static_pad(server.pipeline->slot("video-rtp")->element(), "sink"));
   MiniPtr<GstCaps> caps(gst_pad_get_current_caps(rtp_pad.get()));
   BOOST_REQUIRE(caps);
   int payload = 0;

@@ -110,3 +110,41 @@ BOOST_AUTO_TEST_CASE(listen_addresses) {
     BOOST_TEST(!parse_listen(bad, &host, &port), bad);
   }
 }
+
+BOOST_AUTO_TEST_CASE(media_rules_are_read_in_order) {
+  auto result = parse_config(R"({"media": {"rules": [
+    {"match": "show-*", "description": "webrtc-publish-beauty",
+     "params": {"smoothing": 0.8, "bitrate": 900, "name": "x", "on": true}},
+    {"match": "*", "description": "mine.json"}]}})");
+  BOOST_REQUIRE(std::holds_alternative<Config>(result));
+  const auto &rules = std::get<Config>(result).media.rules;
+  BOOST_REQUIRE(rules.size() == 2u);
+  BOOST_TEST(rules[0].match == "show-*");
+  BOOST_TEST(rules[0].params.at("smoothing") == "0.8");
+  BOOST_TEST(rules[0].params.at("bitrate") == "900");
+  BOOST_TEST(rules[0].params.at("name") == "x");
+  BOOST_TEST(rules[0].params.at("on") == "true");
+  BOOST_TEST(rules[1].description == "mine.json");
+  BOOST_TEST(std::get<Config>(result).media.beauty_description == "webrtc-publish-beauty");
+}
+
+BOOST_AUTO_TEST_CASE(media_rule_problems_are_all_reported) {
+  auto list = problems(R"({"media": {"rules": [
+    {"description": "a"}, {"match": "", "description": "b", "params": {"x": [1]}},
+    {"match": "c", "description": "d", "other": 1}, 7]}})");
+  BOOST_TEST(mentions(list, "$.media.rules[0].match: is required"));
+  BOOST_TEST(mentions(list, "$.media.rules[1].match: must not be empty"));
+  BOOST_TEST(mentions(list, "$.media.rules[1].params.x: must be a string, number or boolean"));
+  BOOST_TEST(mentions(list, "$.media.rules[2].other: unknown setting"));
+  BOOST_TEST(mentions(list, "$.media.rules[3]: must be an object"));
+  // The description check sees only the rules without problems of their own.
+  size_t checked = 0;
+  parse_config(
+      R"({"media": {"rules": [{"description": "a"}, {"match": "b", "description": "c"}]}})",
+      [&](const MediaSettings &media) {
+        checked = media.rules.size();
+        return std::vector<std::string>{"$.media.rules[1]: description c not found"};
+      });
+  BOOST_TEST(checked == 1u);
+  BOOST_TEST(mentions(problems(R"({"media": {"rules": {}}})"), "$.media.rules: must be an array"));
+}
