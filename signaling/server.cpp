@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include "gst_router.h"
+#include "http_auth.h"
 #include "router.h"
 #include "token.h"
 #include "turn.h"
@@ -28,21 +29,6 @@ const char *protocol_name(Protocol protocol) {
 
 Now now() {
   return Now{g_get_monotonic_time() / 1000, g_get_real_time() / G_USEC_PER_SEC};
-}
-
-// The bearer token of an HTTP request: Authorization header or ?token=.
-std::string request_token(SoupServerMessage *msg, GHashTable *query) {
-  const char *header =
-      soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
-  if (header && g_ascii_strncasecmp(header, "Bearer ", 7) == 0) {
-    return header + 7;
-  }
-  if (query) {
-    if (auto *token = static_cast<const char *>(g_hash_table_lookup(query, "token"))) {
-      return token;
-    }
-  }
-  return {};
 }
 
 void respond(SoupServerMessage *msg, guint status, const std::string &content_type,
@@ -437,18 +423,12 @@ struct Server::Impl {
   static void admin(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
                     gpointer data) {
     auto *self = static_cast<Impl *>(data);
-    if (!self->config.token_secret.empty()) {
-      auto verified =
-          verify_token(request_token(msg, query), self->config.token_secret, now().unix_s);
-      if (auto *failure = std::get_if<TokenError>(&verified)) {
-        ++self->auth_failures;
-        respond_error(msg, SOUP_STATUS_UNAUTHORIZED, failure->reason);
-        return;
-      }
-      if (std::get<Claims>(verified).role != Role::kAdmin) {
-        respond_error(msg, SOUP_STATUS_FORBIDDEN, "the admin API needs a token with role admin");
-        return;
-      }
+    AdminAuth auth = authorize_admin(self->config, msg, query);
+    if (auth == AdminAuth::kUnauthorized) {
+      ++self->auth_failures;
+    }
+    if (auth != AdminAuth::kAllowed) {
+      return;
     }
     std::string method = soup_server_message_get_method(msg);
     std::string route = path;

@@ -1,5 +1,6 @@
 #include "service.h"
 
+#include "admin.h"
 #include "sdpfrag.h"
 #include "token.h"
 #include "turn.h"
@@ -134,6 +135,7 @@ struct MediaService::Impl {
   uint64_t bytes_in_ended = 0;
   uint64_t bytes_out_ended = 0;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  std::unique_ptr<StreamsAdmin> admin;
 
   Impl(const Config &c, MediaOptions o, Logger &l, std::unique_ptr<ViewerTransportFactory> t)
       : config(c), options(std::move(o)), log(l), transports(std::move(t)) {
@@ -577,6 +579,44 @@ MediaService::~MediaService() {
 void MediaService::install(SoupServer *server) {
   soup_server_add_handler(server, "/whip", Impl::handle, impl_.get(), nullptr);
   soup_server_add_handler(server, "/whep", Impl::handle, impl_.get(), nullptr);
+  impl_->admin = std::make_unique<StreamsAdmin>(*this, impl_->config);
+  impl_->admin->install(server);
+}
+
+std::vector<const Stream *> MediaService::streams() const {
+  std::vector<const Stream *> out;
+  for (const auto &[name, entry] : impl_->streams) {
+    out.push_back(entry.stream.get());
+  }
+  return out;
+}
+
+const Stream *MediaService::find_stream(const std::string &name) const {
+  auto it = impl_->streams.find(name);
+  return it == impl_->streams.end() ? nullptr : it->second.stream.get();
+}
+
+bool MediaService::end_stream(const std::string &name, const std::string &reason) {
+  auto it = impl_->streams.find(name);
+  if (it == impl_->streams.end()) {
+    return false;
+  }
+  it->second.stream->end(reason);
+  return true;
+}
+
+bool MediaService::kick_viewer(const std::string &stream, const std::string &viewer) {
+  auto it = impl_->streams.find(stream);
+  if (it == impl_->streams.end()) {
+    return false;
+  }
+  for (const auto &[id, session] : impl_->sessions) {
+    if (session.kind == Impl::Kind::kPlay && session.stream == stream && session.viewer == viewer) {
+      impl_->end_session(std::string(id), "kicked by an administrator");
+      return true;
+    }
+  }
+  return false;
 }
 
 size_t MediaService::stream_count() const {

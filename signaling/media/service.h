@@ -28,6 +28,8 @@ struct MediaOptions {
   std::vector<std::string> ice_addresses;  // local addresses ICE gathers on
 };
 
+class StreamsAdmin;
+
 class MediaService {
  public:
   MediaService(const Config &config, MediaOptions options, Logger &log,
@@ -43,6 +45,14 @@ class MediaService {
   void end_all(const std::string &reason);
 
   size_t stream_count() const;
+
+  // For the streams admin API (admin.cpp).
+  std::vector<const Stream *> streams() const;
+  const Stream *find_stream(const std::string &name) const;
+  // Ends a stream and with it every viewer; false when there is none.
+  bool end_stream(const std::string &name, const std::string &reason);
+  // Ends one viewer's session, leaving the others alone; false when unknown.
+  bool kick_viewer(const std::string &stream, const std::string &viewer);
 
  private:
   struct Impl;
