@@ -103,6 +103,7 @@ struct Server::Impl {
   int64_t started_mono_ms = 0;
   GResource *web = nullptr;
   std::vector<std::function<std::string()>> extra_metrics;
+  MediaSessions *media = nullptr;
 
   // Counters for /metrics.
   uint64_t connections_total = 0;
@@ -193,6 +194,39 @@ struct Server::Impl {
     }
     for (const auto &close : out.closes) {
       close_conn(close);
+    }
+    for (auto &request : out.media) {
+      run_media(std::move(request));
+    }
+  }
+
+  // Replies may come back from within these calls; each goes through the
+  // router and apply() again, which the router's state allows.
+  void run_media(MediaRequest request) {
+    using Kind = MediaRequest::Kind;
+    if (!media) {
+      if (request.kind == Kind::kPublish || request.kind == Kind::kPlay) {
+        apply(router.media_failed(request.session, ErrorCode::kMediaUnavailable,
+                                  "this server does not run media sessions"));
+      }
+      return;
+    }
+    switch (request.kind) {
+      case Kind::kPublish:
+        log.info("ws-publish", {{"stream", request.stream}, {"session", request.session}});
+        media->publish(request.session, request.stream, request.sdp);
+        break;
+      case Kind::kPlay:
+        log.info("ws-play", {{"stream", request.stream}, {"session", request.session}});
+        media->play(request.session, request.stream, request.sdp);
+        break;
+      case Kind::kCandidate:
+        media->add_candidate(request.session, request.sdp_mid, request.sdp_mline_index,
+                             request.candidate);
+        break;
+      case Kind::kStop:
+        media->stop(request.session);
+        break;
     }
   }
 
@@ -714,6 +748,25 @@ SoupServer *Server::soup_server() const {
 
 void Server::add_metrics(std::function<std::string()> text) {
   impl_->extra_metrics.push_back(std::move(text));
+}
+
+void Server::set_media_sessions(MediaSessions *media) {
+  Impl &s = *impl_;
+  s.media = media;
+  if (!media) {
+    return;
+  }
+  MediaSessions::Events events;
+  events.answered = [&s](const std::string &session, const std::string &answer) {
+    s.apply(s.router.media_answered(session, answer));
+  };
+  events.failed = [&s](const std::string &session, ErrorCode code, const std::string &message) {
+    s.apply(s.router.media_failed(session, code, message));
+  };
+  events.ended = [&s](const std::string &session, const std::string &reason) {
+    s.apply(s.router.media_ended(session, reason));
+  };
+  media->set_events(std::move(events));
 }
 
 void Server::shutdown(std::function<void()> done) {

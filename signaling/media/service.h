@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "media_sessions.h"
 #include "stream.h"
 
 #include <libsoup/soup.h>
@@ -30,11 +31,11 @@ struct MediaOptions {
 
 class StreamsAdmin;
 
-class MediaService {
+class MediaService : public MediaSessions {
  public:
   MediaService(const Config &config, MediaOptions options, Logger &log,
                std::unique_ptr<ViewerTransportFactory> transports = nullptr);
-  ~MediaService();
+  ~MediaService() override;
   MediaService(const MediaService &) = delete;
   MediaService &operator=(const MediaService &) = delete;
 
@@ -45,6 +46,17 @@ class MediaService {
   void end_all(const std::string &reason);
 
   size_t stream_count() const;
+
+  // Sessions started over the WebSocket protocol (Server::set_media_sessions):
+  // the same streams as WHIP and WHEP.
+  void set_events(Events events) override;
+  void publish(const std::string &session, const std::string &stream,
+               const std::string &offer) override;
+  void play(const std::string &session, const std::string &stream,
+            const std::string &offer) override;
+  void add_candidate(const std::string &session, const std::optional<std::string> &mid,
+                     std::optional<int64_t> mline, const std::string &candidate) override;
+  void stop(const std::string &session) override;
 
   // For the streams admin API (admin.cpp).
   std::vector<const Stream *> streams() const;
