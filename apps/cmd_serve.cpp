@@ -145,6 +145,7 @@ int cmd_serve(int argc, char **argv) {
     media.ice_addresses = media_config.media.ice_addresses;
     signaling::media::MediaService streams(media_config, media, log);
     streams.install(server.soup_server());
+    server.set_media_sessions(&streams);
     server.add_metrics([&streams] { return streams.metrics(); });
     std::printf("livepipe: serving %s\n", server.url().c_str());
     std::fflush(stdout);
@@ -157,6 +158,7 @@ int cmd_serve(int argc, char **argv) {
     g_main_loop_run(loop);
     g_source_remove(sigint);
     g_source_remove(sigterm);
+    server.set_media_sessions(nullptr);
   }
   g_main_loop_unref(loop);
   return status;

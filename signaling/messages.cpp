@@ -10,7 +10,7 @@ namespace {
 
 constexpr size_t kMaxNameLength = 64;
 
-constexpr std::array<std::pair<ErrorCode, const char *>, 16> kErrorNames = {{
+constexpr std::array<std::pair<ErrorCode, const char *>, 23> kErrorNames = {{
     {ErrorCode::kBadMessage, "bad-message"},
     {ErrorCode::kUnknownType, "unknown-type"},
     {ErrorCode::kUnsupportedProtocol, "unsupported-protocol"},
@@ -27,6 +27,13 @@ constexpr std::array<std::pair<ErrorCode, const char *>, 16> kErrorNames = {{
     {ErrorCode::kTooLarge, "too-large"},
     {ErrorCode::kRateLimited, "rate-limited"},
     {ErrorCode::kServerFull, "server-full"},
+    {ErrorCode::kInvalidStream, "invalid-stream"},
+    {ErrorCode::kUnknownStream, "unknown-stream"},
+    {ErrorCode::kStreamBusy, "stream-busy"},
+    {ErrorCode::kUnknownSession, "unknown-session"},
+    {ErrorCode::kBadOffer, "bad-offer"},
+    {ErrorCode::kTooManySessions, "too-many-sessions"},
+    {ErrorCode::kMediaUnavailable, "media-unavailable"},
 }};
 
 std::optional<ErrorCode> error_code_from_name(std::string_view name) {
@@ -65,6 +72,82 @@ bool optional_string(JsonObject *object, const char *member, std::string *out) {
   return true;
 }
 
+// sdpMid and sdpMLineIndex of a candidate; the reason when they are wrong.
+std::optional<std::string> read_candidate_position(JsonObject *object,
+                                                   std::optional<std::string> *sdp_mid,
+                                                   std::optional<int64_t> *sdp_mline_index) {
+  if (json_object_has_member(object, "sdpMid")) {
+    JsonNode *node = json_object_get_member(object, "sdpMid");
+    if (!JSON_NODE_HOLDS_NULL(node)) {
+      auto mid = json::get_string(object, "sdpMid");
+      if (!mid) {
+        return "\"sdpMid\" must be a string or null";
+      }
+      *sdp_mid = std::move(*mid);
+    }
+  }
+  if (json_object_has_member(object, "sdpMLineIndex")) {
+    JsonNode *node = json_object_get_member(object, "sdpMLineIndex");
+    if (!JSON_NODE_HOLDS_NULL(node)) {
+      auto index = json::get_int(object, "sdpMLineIndex");
+      if (!index || *index < 0 || *index > 1024) {
+        return "\"sdpMLineIndex\" must be an integer from 0 to 1024 or null";
+      }
+      *sdp_mline_index = *index;
+    }
+  }
+  if (!*sdp_mid && !*sdp_mline_index) {
+    return "a candidate needs \"sdpMid\" or \"sdpMLineIndex\"";
+  }
+  return std::nullopt;
+}
+
+std::variant<ClientMessage, ParseFailure> parse_session_message(JsonObject *object,
+                                                                const std::string &type) {
+  auto session = json::get_string(object, "session");
+  if (!session || session->empty()) {
+    return bad("\"session\" must be a non-empty string", type);
+  }
+  if (type == "unpublish" || type == "stop") {
+    return ClientMessage{StopSession{type == "unpublish", std::move(*session)}};
+  }
+  SessionCandidate candidate;
+  candidate.session = std::move(*session);
+  if (type == "end-of-candidates") {
+    candidate.end = true;
+    return ClientMessage{std::move(candidate)};
+  }
+  auto text = json::get_string(object, "candidate");
+  if (!text) {
+    return bad("\"candidate\" must be a string", type);
+  }
+  candidate.candidate = std::move(*text);
+  if (auto why = read_candidate_position(object, &candidate.sdp_mid, &candidate.sdp_mline_index)) {
+    return bad(*why, type);
+  }
+  return ClientMessage{std::move(candidate)};
+}
+
+std::variant<ClientMessage, ParseFailure> parse_media_request(JsonObject *object,
+                                                              const std::string &type) {
+  auto stream = json::get_string(object, "stream");
+  if (!stream) {
+    return bad("\"stream\" must be a string", type);
+  }
+  if (!valid_stream_name(*stream)) {
+    return ParseFailure{ErrorCode::kInvalidStream,
+                        "stream names are 1 to 64 characters from A-Z a-z 0-9 _ . -", type};
+  }
+  auto sdp = json::get_string(object, "sdp");
+  if (!sdp || sdp->empty()) {
+    return bad("\"sdp\" must be a non-empty string (the offer)", type);
+  }
+  if (type == "publish") {
+    return ClientMessage{Publish{std::move(*stream), std::move(*sdp)}};
+  }
+  return ClientMessage{Play{std::move(*stream), std::move(*sdp)}};
+}
+
 std::variant<ClientMessage, ParseFailure> parse_relay(JsonObject *object, RelayKind kind,
                                                       const std::string &type) {
   Relay relay;
@@ -90,28 +173,8 @@ std::variant<ClientMessage, ParseFailure> parse_relay(JsonObject *object, RelayK
         return bad("\"candidate\" must be a string", type);
       }
       relay.candidate = std::move(*candidate);
-      if (json_object_has_member(object, "sdpMid")) {
-        JsonNode *node = json_object_get_member(object, "sdpMid");
-        if (!JSON_NODE_HOLDS_NULL(node)) {
-          auto mid = json::get_string(object, "sdpMid");
-          if (!mid) {
-            return bad("\"sdpMid\" must be a string or null", type);
-          }
-          relay.sdp_mid = std::move(*mid);
-        }
-      }
-      if (json_object_has_member(object, "sdpMLineIndex")) {
-        JsonNode *node = json_object_get_member(object, "sdpMLineIndex");
-        if (!JSON_NODE_HOLDS_NULL(node)) {
-          auto index = json::get_int(object, "sdpMLineIndex");
-          if (!index || *index < 0 || *index > 1024) {
-            return bad("\"sdpMLineIndex\" must be an integer from 0 to 1024 or null", type);
-          }
-          relay.sdp_mline_index = *index;
-        }
-      }
-      if (!relay.sdp_mid && !relay.sdp_mline_index) {
-        return bad("a candidate needs \"sdpMid\" or \"sdpMLineIndex\"", type);
+      if (auto why = read_candidate_position(object, &relay.sdp_mid, &relay.sdp_mline_index)) {
+        return bad(*why, type);
       }
       break;
     }
@@ -145,6 +208,22 @@ json::NodePtr peer_node(const PeerInfo &peer) {
   return json::ObjectBuilder().set("id", peer.id).set("name", peer.name).build();
 }
 
+void add_candidate_members(json::ObjectBuilder &builder, const std::string &candidate,
+                           const std::optional<std::string> &sdp_mid,
+                           const std::optional<int64_t> &sdp_mline_index) {
+  builder.set("candidate", candidate);
+  if (sdp_mid) {
+    builder.set("sdpMid", *sdp_mid);
+  } else {
+    builder.set_null("sdpMid");
+  }
+  if (sdp_mline_index) {
+    builder.set("sdpMLineIndex", *sdp_mline_index);
+  } else {
+    builder.set_null("sdpMLineIndex");
+  }
+}
+
 void add_relay_members(json::ObjectBuilder &builder, const Relay &relay) {
   switch (relay.kind) {
     case RelayKind::kOffer:
@@ -152,17 +231,7 @@ void add_relay_members(json::ObjectBuilder &builder, const Relay &relay) {
       builder.set("sdp", relay.sdp);
       break;
     case RelayKind::kCandidate:
-      builder.set("candidate", relay.candidate);
-      if (relay.sdp_mid) {
-        builder.set("sdpMid", *relay.sdp_mid);
-      } else {
-        builder.set_null("sdpMid");
-      }
-      if (relay.sdp_mline_index) {
-        builder.set("sdpMLineIndex", *relay.sdp_mline_index);
-      } else {
-        builder.set_null("sdpMLineIndex");
-      }
+      add_candidate_members(builder, relay.candidate, relay.sdp_mid, relay.sdp_mline_index);
       break;
     case RelayKind::kEndOfCandidates:
       break;
@@ -214,6 +283,10 @@ bool valid_room_name(std::string_view room) {
     }
   }
   return true;
+}
+
+bool valid_stream_name(std::string_view stream) {
+  return valid_room_name(stream) && stream != "." && stream != "..";
 }
 
 std::variant<ClientMessage, ParseFailure> parse_client_message(std::string_view text) {
@@ -272,6 +345,14 @@ std::variant<ClientMessage, ParseFailure> parse_client_message(std::string_view 
   if (*type == "ping") {
     return ClientMessage{Ping{}};
   }
+  if (*type == "publish" || *type == "play") {
+    return parse_media_request(object, *type);
+  }
+  if (*type == "unpublish" || *type == "stop" ||
+      ((*type == "candidate" || *type == "end-of-candidates") &&
+       json_object_has_member(object, "session") && !json_object_has_member(object, "to"))) {
+    return parse_session_message(object, *type);
+  }
   if (auto kind = relay_kind_from_name(*type)) {
     return parse_relay(object, *kind, *type);
   }
@@ -319,8 +400,26 @@ std::string serialize(const ServerMessage &message) {
             if (!m.request_type.empty()) {
               builder.set("request", m.request_type);
             }
+            if (!m.stream.empty()) {
+              builder.set("stream", m.stream);
+            }
+            if (!m.session.empty()) {
+              builder.set("session", m.session);
+            }
           },
           [&](const Bye &m) { builder.set("type", "bye").set("reason", m.reason); },
+          [&](const SessionAnswer &m) {
+            builder.set("type", "answer")
+                .set("stream", m.stream)
+                .set("session", m.session)
+                .set("sdp", m.sdp);
+          },
+          [&](const SessionEnded &m) {
+            builder.set("type", "ended")
+                .set("stream", m.stream)
+                .set("session", m.session)
+                .set("reason", m.reason);
+          },
       },
       message);
   return builder.to_string();
@@ -345,6 +444,22 @@ std::string serialize(const ClientMessage &message) {
                    add_relay_members(builder, m);
                  },
                  [&](const Ping &) { builder.set("type", "ping"); },
+                 [&](const Publish &m) {
+                   builder.set("type", "publish").set("stream", m.stream).set("sdp", m.sdp);
+                 },
+                 [&](const Play &m) {
+                   builder.set("type", "play").set("stream", m.stream).set("sdp", m.sdp);
+                 },
+                 [&](const SessionCandidate &m) {
+                   builder.set("type", m.end ? "end-of-candidates" : "candidate")
+                       .set("session", m.session);
+                   if (!m.end) {
+                     add_candidate_members(builder, m.candidate, m.sdp_mid, m.sdp_mline_index);
+                   }
+                 },
+                 [&](const StopSession &m) {
+                   builder.set("type", m.publish ? "unpublish" : "stop").set("session", m.session);
+                 },
              },
              message);
   return builder.to_string();
@@ -423,7 +538,13 @@ std::optional<ServerMessage> parse_server_message(std::string_view text) {
   }
   if (*type == "error") {
     return Error{error_code_from_name(str("code")).value_or(ErrorCode::kBadMessage), str("message"),
-                 str("request")};
+                 str("request"), str("stream"), str("session")};
+  }
+  if (*type == "answer" && json_object_has_member(object, "session")) {
+    return SessionAnswer{str("stream"), str("session"), str("sdp")};
+  }
+  if (*type == "ended") {
+    return SessionEnded{str("stream"), str("session"), str("reason")};
   }
   if (auto kind = relay_kind_from_name(*type)) {
     Relay relay;

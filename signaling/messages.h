@@ -32,6 +32,14 @@ enum class ErrorCode {
   kTooLarge,     // message over the size limit
   kRateLimited,  // more messages per second than allowed
   kServerFull,   // too many connections
+  // Server-side media sessions (publish / play):
+  kInvalidStream,     // empty, too long or with characters outside [A-Za-z0-9_.-]
+  kUnknownStream,     // play: nobody publishes that stream
+  kStreamBusy,        // publish: the stream already has a publisher
+  kUnknownSession,    // "session" names none of this connection's sessions
+  kBadOffer,          // the offer is not valid SDP or has nothing the server takes
+  kTooManySessions,   // the connection has its maximum of media sessions
+  kMediaUnavailable,  // the server's stream or viewer limit, or a failing pipeline
 };
 const char *error_code_name(ErrorCode code);
 
@@ -68,8 +76,33 @@ struct Relay {
   std::optional<int64_t> sdp_mline_index;
 };
 struct Ping {};
+// Server-side media: publish to or play a stream by name, the same streams as
+// WHIP and WHEP. The server answers with a session id the others then name.
+struct Publish {
+  std::string stream;
+  std::string sdp;  // the offer
+};
+struct Play {
+  std::string stream;
+  std::string sdp;
+};
+// A trickled candidate ("candidate" with "session" instead of "to"); an empty
+// candidate with `end` set is "end-of-candidates".
+struct SessionCandidate {
+  std::string session;
+  std::string candidate;
+  std::optional<std::string> sdp_mid;
+  std::optional<int64_t> sdp_mline_index;
+  bool end = false;
+};
+// "unpublish" (a publish session) or "stop" (a play session).
+struct StopSession {
+  bool publish = false;
+  std::string session;
+};
 
-using ClientMessage = std::variant<Hello, Join, Leave, Relay, Ping>;
+using ClientMessage =
+    std::variant<Hello, Join, Leave, Relay, Ping, Publish, Play, SessionCandidate, StopSession>;
 
 struct ParseFailure {
   ErrorCode code = ErrorCode::kBadMessage;
@@ -106,13 +139,27 @@ struct Error {
   ErrorCode code = ErrorCode::kBadMessage;
   std::string message;
   std::string request_type;  // empty when unknown
+  std::string stream;        // media requests: the stream and session concerned
+  std::string session;
+};
+// The server's answer to publish or play ("answer" with "session").
+struct SessionAnswer {
+  std::string stream;
+  std::string session;
+  std::string sdp;
+};
+// A media session is over: stopped by the client, the stream ended, kicked.
+struct SessionEnded {
+  std::string stream;
+  std::string session;
+  std::string reason;
 };
 struct Bye {
   std::string reason;
 };
 
-using ServerMessage =
-    std::variant<Welcome, Joined, PeerJoined, PeerLeft, Left, Relay, Pong, Error, Bye>;
+using ServerMessage = std::variant<Welcome, Joined, PeerJoined, PeerLeft, Left, Relay, Pong, Error,
+                                   Bye, SessionAnswer, SessionEnded>;
 
 std::string serialize(const ServerMessage &message);
 // Client messages are serialised by clients (tests, benchmarks, bridges).
@@ -122,5 +169,7 @@ std::optional<ServerMessage> parse_server_message(std::string_view text);
 
 // Room names: 1..64 characters from [A-Za-z0-9_.-].
 bool valid_room_name(std::string_view room);
+// Stream names: as room names, but not "." or "..".
+bool valid_stream_name(std::string_view stream);
 
 }  // namespace livepipe::signaling

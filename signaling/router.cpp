@@ -73,7 +73,163 @@ Router::Out Router::receive(ConnectionId id, std::string_view text, Now now) {
     on_relay(out, id, c, std::move(*relay));
   } else if (std::holds_alternative<Ping>(message)) {
     out.send(id, Pong{});
+  } else if (auto *publish = std::get_if<Publish>(&message)) {
+    on_media(out, id, c, true, std::move(publish->stream), std::move(publish->sdp));
+  } else if (auto *play = std::get_if<Play>(&message)) {
+    on_media(out, id, c, false, std::move(play->stream), std::move(play->sdp));
+  } else if (auto *candidate = std::get_if<SessionCandidate>(&message)) {
+    on_session_candidate(out, id, std::move(*candidate));
+  } else if (auto *stop = std::get_if<StopSession>(&message)) {
+    on_stop(out, id, *stop);
   }
+  return out;
+}
+
+void Router::on_media(Out &out, ConnectionId id, Connection &c, bool publish, std::string stream,
+                      std::string sdp) {
+  const char *type = publish ? "publish" : "play";
+  Role wanted = publish ? Role::kPublish : Role::kPlay;
+  if (!settings_.token_secret.empty()) {
+    // hello made sure there are claims when a secret is set.
+    if (!c.claims || !role_allows(c.claims->role, wanted)) {
+      std::string role = c.claims ? role_name(c.claims->role) : "none";
+      out.send(id, Error{ErrorCode::kForbidden,
+                         "a token with role " + role + " may not " + role_name(wanted),
+                         type,
+                         stream,
+                         {}});
+      return;
+    }
+    if (!c.claims->stream.empty() && c.claims->stream != stream && c.claims->role != Role::kAdmin) {
+      out.send(id, Error{ErrorCode::kForbidden,
+                         "the token is for stream " + c.claims->stream,
+                         type,
+                         stream,
+                         {}});
+      return;
+    }
+  }
+  size_t held = 0;
+  for (const auto &[session, media] : sessions_) {
+    held += media.connection == id ? 1 : 0;
+  }
+  if (held >= kMaxSessionsPerConnection) {
+    out.send(id, Error{ErrorCode::kTooManySessions,
+                       "a connection may hold " + std::to_string(kMaxSessionsPerConnection) +
+                           " media sessions at once",
+                       type,
+                       stream,
+                       {}});
+    return;
+  }
+  // The peer id makes session ids unique per connection; they are useful
+  // only on this connection, which owns them.
+  std::string session = c.peer + "-s" + std::to_string(next_session_++);
+  sessions_[session] = MediaSession{id, stream, publish};
+  MediaRequest request;
+  request.kind = publish ? MediaRequest::Kind::kPublish : MediaRequest::Kind::kPlay;
+  request.session = std::move(session);
+  request.stream = std::move(stream);
+  request.sdp = std::move(sdp);
+  out.request(std::move(request));
+}
+
+void Router::on_session_candidate(Out &out, ConnectionId id, SessionCandidate &&candidate) {
+  const char *type = candidate.end ? "end-of-candidates" : "candidate";
+  auto it = sessions_.find(candidate.session);
+  if (it == sessions_.end() || it->second.connection != id) {
+    out.send(id, Error{ErrorCode::kUnknownSession,
+                       "no session " + candidate.session,
+                       type,
+                       {},
+                       candidate.session});
+    return;
+  }
+  if (candidate.end) {
+    return;  // the server's ICE agent needs no notice
+  }
+  MediaRequest request;
+  request.kind = MediaRequest::Kind::kCandidate;
+  request.session = std::move(candidate.session);
+  request.stream = it->second.stream;
+  request.candidate = std::move(candidate.candidate);
+  request.sdp_mid = std::move(candidate.sdp_mid);
+  request.sdp_mline_index = candidate.sdp_mline_index;
+  out.request(std::move(request));
+}
+
+void Router::on_stop(Out &out, ConnectionId id, const StopSession &stop) {
+  const char *type = stop.publish ? "unpublish" : "stop";
+  auto it = sessions_.find(stop.session);
+  if (it == sessions_.end() || it->second.connection != id || it->second.publish != stop.publish) {
+    out.send(id, Error{ErrorCode::kUnknownSession,
+                       std::string("no ") + (stop.publish ? "publish" : "play") + " session " +
+                           stop.session,
+                       type,
+                       {},
+                       stop.session});
+    return;
+  }
+  std::string stream = it->second.stream;
+  sessions_.erase(it);
+  MediaRequest request;
+  request.kind = MediaRequest::Kind::kStop;
+  request.session = stop.session;
+  request.stream = stream;
+  out.request(std::move(request));
+  out.send(id, SessionEnded{std::move(stream), stop.session, "stopped"});
+}
+
+void Router::stop_sessions(Out &out, ConnectionId id) {
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    if (it->second.connection != id) {
+      ++it;
+      continue;
+    }
+    MediaRequest request;
+    request.kind = MediaRequest::Kind::kStop;
+    request.session = it->first;
+    request.stream = it->second.stream;
+    out.request(std::move(request));
+    it = sessions_.erase(it);
+  }
+}
+
+Router::Out Router::media_answered(const std::string &session, const std::string &sdp) {
+  Out out;
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) {
+    MediaRequest request;
+    request.kind = MediaRequest::Kind::kStop;
+    request.session = session;
+    out.request(std::move(request));
+    return out;
+  }
+  out.send(it->second.connection, SessionAnswer{it->second.stream, session, sdp});
+  return out;
+}
+
+Router::Out Router::media_failed(const std::string &session, ErrorCode code,
+                                 const std::string &message) {
+  Out out;
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) {
+    return out;
+  }
+  out.send(it->second.connection, Error{code, message, it->second.publish ? "publish" : "play",
+                                        it->second.stream, session});
+  sessions_.erase(it);
+  return out;
+}
+
+Router::Out Router::media_ended(const std::string &session, const std::string &reason) {
+  Out out;
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) {
+    return out;
+  }
+  out.send(it->second.connection, SessionEnded{it->second.stream, session, reason});
+  sessions_.erase(it);
   return out;
 }
 
@@ -97,13 +253,6 @@ void Router::on_hello(Out &out, ConnectionId id, Connection &c, Hello &&hello, N
       out.close(id, kCloseUnauthorized, "token required");
       return;
     }
-    if (!role_allows(c.claims->role, Role::kJoin)) {
-      std::string reason =
-          std::string("a token with role ") + role_name(c.claims->role) + " cannot join rooms";
-      error(out, id, ErrorCode::kForbidden, reason, "hello");
-      out.close(id, kCloseForbidden, reason);
-      return;
-    }
   }
   c.peer = "p" + std::to_string(next_peer_++);
   c.name = hello.name.empty() && c.claims ? c.claims->sub : hello.name;
@@ -118,6 +267,12 @@ void Router::on_hello(Out &out, ConnectionId id, Connection &c, Hello &&hello, N
 void Router::on_join(Out &out, ConnectionId id, Connection &c, Join &&join) {
   if (!c.room.empty()) {
     error(out, id, ErrorCode::kAlreadyInRoom, "already in room " + c.room + "; leave it first",
+          "join");
+    return;
+  }
+  if (!settings_.token_secret.empty() && c.claims && !role_allows(c.claims->role, Role::kJoin)) {
+    error(out, id, ErrorCode::kForbidden,
+          std::string("a token with role ") + role_name(c.claims->role) + " cannot join rooms",
           "join");
     return;
   }
@@ -215,6 +370,7 @@ Router::Out Router::disconnect(ConnectionId id, Now) {
     return out;
   }
   leave_room(out, it->second, "disconnected");
+  stop_sessions(out, id);
   forget(id);
   return out;
 }
@@ -236,6 +392,7 @@ Router::Out Router::tick(Now now) {
   }
   for (ConnectionId id : dead) {
     leave_room(out, connections_.at(id), "timeout");
+    stop_sessions(out, id);
     out.close(id, kCloseTimeout, "keepalive timeout");
     forget(id);
   }
@@ -250,6 +407,7 @@ Router::Out Router::kick(const std::string &peer) {
   }
   ConnectionId id = it->second;
   leave_room(out, connections_.at(id), "kicked");
+  stop_sessions(out, id);
   out.send(id, Bye{"removed by an administrator"});
   out.close(id, kCloseKicked, "removed by an administrator");
   forget(id);
@@ -262,6 +420,7 @@ Router::Out Router::shutdown(const std::string &reason) {
     if (!c.room.empty()) {
       rooms_.remove_member(c.room, c.peer);
     }
+    stop_sessions(out, id);
     out.send(id, Bye{reason});
     out.close(id, kCloseGoingAway, reason);
   }

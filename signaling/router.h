@@ -26,6 +26,34 @@ struct RouterSettings {
   IceServersFor ice_servers;  // unset: no ICE servers
 };
 
+// What the router asks of the media side (server-side WebRTC sessions); the
+// answer comes back through Router::media_answered / media_failed / media_ended.
+struct MediaRequest {
+  enum class Kind { kPublish, kPlay, kCandidate, kStop };
+  Kind kind = Kind::kPublish;
+  std::string session;
+  std::string stream;
+  std::string sdp;  // publish / play: the offer
+  std::string candidate;
+  std::optional<std::string> sdp_mid;
+  std::optional<int64_t> sdp_mline_index;
+};
+
+struct RouterEffects : Effects<ServerMessage> {
+  std::vector<MediaRequest> media;
+
+  void request(MediaRequest r) { media.push_back(std::move(r)); }
+  void append(RouterEffects &&other) {
+    Effects<ServerMessage>::append(std::move(other));
+    for (auto &r : other.media) {
+      media.push_back(std::move(r));
+    }
+  }
+};
+
+// Media sessions one connection may hold at once.
+inline constexpr size_t kMaxSessionsPerConnection = 8;
+
 struct PeerView {
   std::string id;
   std::string name;
@@ -35,7 +63,7 @@ struct PeerView {
 
 class Router {
  public:
-  using Out = Effects<ServerMessage>;
+  using Out = RouterEffects;
 
   Router(RouterSettings settings, RoomRegistry &rooms);
 
@@ -53,12 +81,24 @@ class Router {
   // Says goodbye to everyone and closes every connection.
   Out shutdown(const std::string &reason);
 
+  // The media side's replies to MediaRequests. A reply for a session that is
+  // gone (its connection closed meanwhile) asks the media side to stop it.
+  Out media_answered(const std::string &session, const std::string &sdp);
+  Out media_failed(const std::string &session, ErrorCode code, const std::string &message);
+  Out media_ended(const std::string &session, const std::string &reason);
+  size_t media_session_count() const { return sessions_.size(); }
+
   size_t connection_count() const { return connections_.size(); }
   std::optional<PeerView> peer(const std::string &id) const;
   std::vector<PeerView> room_peers(const std::string &room) const;
   const RoomRegistry &rooms() const { return rooms_; }
 
  private:
+  struct MediaSession {
+    ConnectionId connection = 0;
+    std::string stream;
+    bool publish = false;
+  };
   struct Connection {
     std::string peer;  // empty until hello
     std::string name;
@@ -75,6 +115,12 @@ class Router {
   void on_join(Out &out, ConnectionId id, Connection &c, Join &&join);
   void on_leave(Out &out, ConnectionId id, Connection &c);
   void on_relay(Out &out, ConnectionId id, Connection &c, Relay &&relay);
+  void on_media(Out &out, ConnectionId id, Connection &c, bool publish, std::string stream,
+                std::string sdp);
+  void on_session_candidate(Out &out, ConnectionId id, SessionCandidate &&candidate);
+  void on_stop(Out &out, ConnectionId id, const StopSession &stop);
+  // Stops every media session of a connection that is going away.
+  void stop_sessions(Out &out, ConnectionId id);
   void leave_room(Out &out, Connection &c, const std::string &reason);
   void forget(ConnectionId id);
 
@@ -82,7 +128,9 @@ class Router {
   RoomRegistry &rooms_;
   std::unordered_map<ConnectionId, Connection> connections_;
   std::unordered_map<std::string, ConnectionId> by_peer_;
+  std::unordered_map<std::string, MediaSession> sessions_;
   uint64_t next_peer_ = 1;
+  uint64_t next_session_ = 1;
 };
 
 }  // namespace livepipe::signaling

@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include "gst_router.h"
+#include "http_auth.h"
 #include "router.h"
 #include "token.h"
 #include "turn.h"
@@ -29,21 +30,6 @@ const char *protocol_name(Protocol protocol) {
 
 Now now() {
   return Now{g_get_monotonic_time() / 1000, g_get_real_time() / G_USEC_PER_SEC};
-}
-
-// The bearer token of an HTTP request: Authorization header or ?token=.
-std::string request_token(SoupServerMessage *msg, GHashTable *query) {
-  const char *header =
-      soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
-  if (header && g_ascii_strncasecmp(header, "Bearer ", 7) == 0) {
-    return header + 7;
-  }
-  if (query) {
-    if (auto *token = static_cast<const char *>(g_hash_table_lookup(query, "token"))) {
-      return token;
-    }
-  }
-  return {};
 }
 
 void respond(SoupServerMessage *msg, guint status, const std::string &content_type,
@@ -119,6 +105,7 @@ struct Server::Impl {
   int64_t started_mono_ms = 0;
   GResource *web = nullptr;
   std::vector<std::function<std::string()>> extra_metrics;
+  MediaSessions *media = nullptr;
 
   // Counters for /metrics.
   uint64_t connections_total = 0;
@@ -207,6 +194,39 @@ struct Server::Impl {
     }
     for (const auto &close : out.closes) {
       close_conn(close);
+    }
+    for (auto &request : out.media) {
+      run_media(std::move(request));
+    }
+  }
+
+  // Replies may come back from within these calls; each goes through the
+  // router and apply() again, which the router's state allows.
+  void run_media(MediaRequest request) {
+    using Kind = MediaRequest::Kind;
+    if (!media) {
+      if (request.kind == Kind::kPublish || request.kind == Kind::kPlay) {
+        apply(router.media_failed(request.session, ErrorCode::kMediaUnavailable,
+                                  "this server does not run media sessions"));
+      }
+      return;
+    }
+    switch (request.kind) {
+      case Kind::kPublish:
+        log.info("ws-publish", {{"stream", request.stream}, {"session", request.session}});
+        media->publish(request.session, request.stream, request.sdp);
+        break;
+      case Kind::kPlay:
+        log.info("ws-play", {{"stream", request.stream}, {"session", request.session}});
+        media->play(request.session, request.stream, request.sdp);
+        break;
+      case Kind::kCandidate:
+        media->add_candidate(request.session, request.sdp_mid, request.sdp_mline_index,
+                             request.candidate);
+        break;
+      case Kind::kStop:
+        media->stop(request.session);
+        break;
     }
   }
 
@@ -425,18 +445,12 @@ struct Server::Impl {
   static void admin(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
                     gpointer data) {
     auto *self = static_cast<Impl *>(data);
-    if (!self->config.token_secret.empty()) {
-      auto verified =
-          verify_token(request_token(msg, query), self->config.token_secret, now().unix_s);
-      if (auto *failure = std::get_if<TokenError>(&verified)) {
-        ++self->auth_failures;
-        respond_error(msg, SOUP_STATUS_UNAUTHORIZED, failure->reason);
-        return;
-      }
-      if (std::get<Claims>(verified).role != Role::kAdmin) {
-        respond_error(msg, SOUP_STATUS_FORBIDDEN, "the admin API needs a token with role admin");
-        return;
-      }
+    AdminAuth auth = authorize_admin(self->config, msg, query);
+    if (auth == AdminAuth::kUnauthorized) {
+      ++self->auth_failures;
+    }
+    if (auth != AdminAuth::kAllowed) {
+      return;
     }
     std::string method = soup_server_message_get_method(msg);
     std::string route = path;
@@ -724,6 +738,25 @@ SoupServer *Server::soup_server() const {
 
 void Server::add_metrics(std::function<std::string()> text) {
   impl_->extra_metrics.push_back(std::move(text));
+}
+
+void Server::set_media_sessions(MediaSessions *media) {
+  Impl &s = *impl_;
+  s.media = media;
+  if (!media) {
+    return;
+  }
+  MediaSessions::Events events;
+  events.answered = [&s](const std::string &session, const std::string &answer) {
+    s.apply(s.router.media_answered(session, answer));
+  };
+  events.failed = [&s](const std::string &session, ErrorCode code, const std::string &message) {
+    s.apply(s.router.media_failed(session, code, message));
+  };
+  events.ended = [&s](const std::string &session, const std::string &reason) {
+    s.apply(s.router.media_ended(session, reason));
+  };
+  media->set_events(std::move(events));
 }
 
 void Server::shutdown(std::function<void()> done) {

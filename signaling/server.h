@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "media_sessions.h"
 #include "registry.h"
 
 #include <libsoup/soup.h>
@@ -36,6 +37,9 @@ class Server {
   SoupServer *soup_server() const;
   // Adds Prometheus text to /metrics.
   void add_metrics(std::function<std::string()> text);
+  // Where protocol v1's publish and play go; without it they are refused
+  // with media-unavailable. `media` must outlive the server.
+  void set_media_sessions(MediaSessions *media);
 
   // Tells every peer the server is going away, closes their sockets and stops
   // listening. `done` runs once every socket is closed or the grace period

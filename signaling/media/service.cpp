@@ -1,5 +1,6 @@
 #include "service.h"
 
+#include "admin.h"
 #include "icerestart.h"
 #include "sdpfrag.h"
 #include "token.h"
@@ -118,6 +119,7 @@ struct MediaService::Impl {
     std::string viewer;  // play sessions
     std::string etag;
     OfferPlan plan;
+    bool websocket = false;  // started over /ws: not reachable over HTTP
   };
   struct Entry {
     std::unique_ptr<Stream> stream;
@@ -136,6 +138,8 @@ struct MediaService::Impl {
   uint64_t bytes_out_ended = 0;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   DescriptionChooser chooser;
+  std::unique_ptr<StreamsAdmin> admin;
+  MediaSessions::Events ws_events;
 
   Impl(const Config &c, MediaOptions o, Logger &l, std::unique_ptr<ViewerTransportFactory> t)
       : config(c),
@@ -275,7 +279,7 @@ struct MediaService::Impl {
       return;
     }
     auto it = sessions.find(session);
-    if (it == sessions.end() || it->second.stream != stream ||
+    if (it == sessions.end() || it->second.stream != stream || it->second.websocket ||
         (it->second.kind == Kind::kPublish) != whip) {
       reply_text(msg, SOUP_STATUS_NOT_FOUND, "no session " + session);
       return;
@@ -362,30 +366,13 @@ struct MediaService::Impl {
     if (const ChosenMedia *video = plan->find("video"); video && choice.sets_video_codec) {
       choice.params[kVideoCodecParam] = codec_param_value(video->codec);
     }
-    StreamOptions stream_options;
-    stream_options.description = choice.file;
-    stream_options.params = choice.params;
-    stream_options.include_dirs = options.include_dirs;
-    stream_options.gather_timeout_ms = options.gather_timeout_ms;
-    stream_options.idle_timeout_seconds = options.idle_timeout_seconds;
-    stream_options.ice_addresses = options.ice_addresses;
-    Stream::Events events;
-    events.on_ended = [this, name](const std::string &reason) { remove_stream(name, reason); };
-    events.on_viewer_closed = [this](const std::string &, const std::string &) {
-      drop_orphan_sessions();
-    };
-    auto stream = std::make_unique<Stream>(name, stream_options, *transports, std::move(events));
     std::string session_id = random_hex(16);
     std::string etag = "\"" + random_hex(8) + "\"";
     auto pending = std::make_shared<Pending>(msg);
     std::weak_ptr<bool> weak = alive;
     std::string error;
-    Stream *raw = stream.get();
-    streams[name] = Entry{std::move(stream), session_id};
-    sessions[session_id] = Session{Kind::kPublish, name, {}, etag, *plan};
-    ++sessions_created;
-    bool started = raw->start(
-        *plan,
+    bool started = start_stream(
+        name, session_id, etag, *plan, choice, false,
         [this, weak, pending, name, session_id, etag](const std::string &answer,
                                                       const std::string &why) {
           if (!weak.lock()) {
@@ -404,12 +391,40 @@ struct MediaService::Impl {
         },
         &error);
     if (!started) {
-      sessions.erase(session_id);
-      streams.erase(name);
       fail(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error, "pipeline");
       pending->resume();
-      log.error("stream-failed", {{"stream", name}, {"error", error}});
     }
+  }
+
+  // Creates and starts the stream `name` for its publisher's session; false
+  // (and `error`) when its pipeline cannot start.
+  bool start_stream(const std::string &name, const std::string &session_id, const std::string &etag,
+                    const OfferPlan &plan, const DescriptionChoice &choice, bool websocket,
+                    Answerer::Done done, std::string *error) {
+    StreamOptions stream_options;
+    stream_options.description = choice.file;
+    stream_options.params = choice.params;
+    stream_options.include_dirs = options.include_dirs;
+    stream_options.gather_timeout_ms = options.gather_timeout_ms;
+    stream_options.idle_timeout_seconds = options.idle_timeout_seconds;
+    stream_options.ice_addresses = options.ice_addresses;
+    Stream::Events events;
+    events.on_ended = [this, name](const std::string &reason) { remove_stream(name, reason); };
+    events.on_viewer_closed = [this](const std::string &, const std::string &reason) {
+      drop_orphan_sessions(reason);
+    };
+    auto stream = std::make_unique<Stream>(name, stream_options, *transports, std::move(events));
+    Stream *raw = stream.get();
+    streams[name] = Entry{std::move(stream), session_id};
+    sessions[session_id] = Session{Kind::kPublish, name, {}, etag, plan, websocket};
+    ++sessions_created;
+    if (!raw->start(plan, std::move(done), error)) {
+      sessions.erase(session_id);
+      streams.erase(name);
+      log.error("stream-failed", {{"stream", name}, {"error", *error}});
+      return false;
+    }
+    return true;
   }
 
   void play(SoupServerMessage *msg, const std::string &name) {
@@ -444,8 +459,8 @@ struct MediaService::Impl {
     auto pending = std::make_shared<Pending>(msg);
     std::weak_ptr<bool> weak = alive;
     std::string error;
-    std::string viewer = stream.add_viewer(
-        *plan,
+    bool added = add_viewer(
+        stream, session_id, etag, *plan, false,
         [this, weak, pending, name, session_id, etag](const std::string &answer,
                                                       const std::string &why) {
           if (!weak.lock()) {
@@ -462,14 +477,23 @@ struct MediaService::Impl {
           pending->resume();
         },
         &error);
-    if (viewer.empty()) {
+    if (!added) {
       fail(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error, "viewer");
       pending->resume();
-      return;
     }
-    sessions[session_id] = Session{Kind::kPlay, name, viewer, etag, *plan};
+  }
+
+  // Adds a viewer's session to `stream`; false (and `error`) when it cannot.
+  bool add_viewer(Stream &stream, const std::string &session_id, const std::string &etag,
+                  const OfferPlan &plan, bool websocket, Answerer::Done done, std::string *error) {
+    std::string viewer = stream.add_viewer(plan, std::move(done), error);
+    if (viewer.empty()) {
+      return false;
+    }
+    sessions[session_id] = Session{Kind::kPlay, stream.name(), viewer, etag, plan, websocket};
     ++sessions_created;
-    log.info("playing", {{"stream", name}, {"session", session_id}, {"viewer", viewer}});
+    log.info("playing", {{"stream", stream.name()}, {"session", session_id}, {"viewer", viewer}});
+    return true;
   }
 
   void patch(SoupServerMessage *msg, const std::string &id, Session &session) {
@@ -577,6 +601,9 @@ struct MediaService::Impl {
     }
     Session session = it->second;
     sessions.erase(it);
+    if (session.websocket && ws_events.ended) {
+      ws_events.ended(id, reason);
+    }
     auto stream = streams.find(session.stream);
     if (stream == streams.end()) {
       return;
@@ -594,7 +621,8 @@ struct MediaService::Impl {
     }
   }
 
-  void drop_orphan_sessions() {
+  void drop_orphan_sessions(const std::string &reason = "the stream ended") {
+    std::vector<std::string> ended_ws;
     for (auto it = sessions.begin(); it != sessions.end();) {
       bool orphan = false;
       auto stream = streams.find(it->second.stream);
@@ -606,7 +634,133 @@ struct MediaService::Impl {
           orphan = orphan && v.id != it->second.viewer;
         }
       }
+      if (orphan && it->second.websocket) {
+        ended_ws.push_back(it->first);
+      }
       it = orphan ? sessions.erase(it) : std::next(it);
+    }
+    for (const auto &id : ended_ws) {
+      if (ws_events.ended) {
+        ws_events.ended(id, reason);
+      }
+    }
+  }
+
+  // --- sessions started over the WebSocket protocol (MediaSessions) ---
+
+  void ws_refuse(const std::string &session, ErrorCode code, const std::string &why,
+                 const std::string &metric_reason) {
+    ++failures[metric_reason];
+    if (ws_events.failed) {
+      ws_events.failed(session, code, why);
+    }
+  }
+
+  // What a WebSocket client gets once webrtcbin has answered.
+  Answerer::Done ws_reply(const std::string &session, const std::string &name, const char *what) {
+    std::weak_ptr<bool> weak = alive;
+    return [this, weak, session, name, what](const std::string &answer, const std::string &why) {
+      if (!weak.lock()) {
+        return;
+      }
+      if (!why.empty()) {
+        ws_refuse(session, ErrorCode::kBadOffer, why, "negotiation");
+        end_session(session, why);
+        return;
+      }
+      if (ws_events.answered) {
+        ws_events.answered(session, answer);
+      }
+      log.info(what, {{"stream", name}, {"session", session}, {"signaling", "ws"}});
+    };
+  }
+
+  void ws_publish(const std::string &session, const std::string &name, const std::string &offer) {
+    if (streams.count(name)) {
+      ws_refuse(session, ErrorCode::kStreamBusy, "stream " + name + " already has a publisher",
+                "conflict");
+      return;
+    }
+    if (static_cast<int64_t>(streams.size()) >= options.max_streams) {
+      ws_refuse(session, ErrorCode::kMediaUnavailable, "the server has its maximum of streams",
+                "limit");
+      return;
+    }
+    // The description and codecs as for a WHIP publisher (publish() above),
+    // with no request params.
+    auto chosen = chooser.choose(name, {});
+    if (auto *why = std::get_if<std::string>(&chosen)) {
+      ws_refuse(session, ErrorCode::kBadOffer, *why, "bad-params");
+      return;
+    }
+    DescriptionChoice &choice = std::get<DescriptionChoice>(chosen);
+    auto planned = plan_offer(offer, OfferRole::kPublish, choice.video_codecs, {Codec::kOpus});
+    if (auto *why = std::get_if<std::string>(&planned)) {
+      ws_refuse(session, ErrorCode::kBadOffer, *why, "bad-offer");
+      return;
+    }
+    OfferPlan &plan = std::get<OfferPlan>(planned);
+    if (const ChosenMedia *video = plan.find("video"); video && choice.sets_video_codec) {
+      choice.params[kVideoCodecParam] = codec_param_value(video->codec);
+    }
+    std::string error;
+    if (!start_stream(name, session, {}, plan, choice, true, ws_reply(session, name, "publishing"),
+                      &error)) {
+      ws_refuse(session, ErrorCode::kMediaUnavailable, error, "pipeline");
+    }
+  }
+
+  void ws_play(const std::string &session, const std::string &name, const std::string &offer) {
+    auto found = streams.find(name);
+    if (found == streams.end() || found->second.stream->ended()) {
+      ws_refuse(session, ErrorCode::kUnknownStream,
+                "no stream named " + name + " is being published", "not-found");
+      return;
+    }
+    Stream &stream = *found->second.stream;
+    if (static_cast<int64_t>(stream.viewer_count()) >= options.max_viewers_per_stream) {
+      ws_refuse(session, ErrorCode::kMediaUnavailable,
+                "stream " + name + " has its maximum of viewers", "limit");
+      return;
+    }
+    auto planned =
+        plan_offer(offer, OfferRole::kPlay, stream.video_codecs(), stream.audio_codecs());
+    if (auto *why = std::get_if<std::string>(&planned)) {
+      ws_refuse(session, ErrorCode::kBadOffer, *why, "bad-offer");
+      return;
+    }
+    std::string error;
+    if (!add_viewer(stream, session, {}, std::get<OfferPlan>(planned), true,
+                    ws_reply(session, name, "playing"), &error)) {
+      ws_refuse(session, ErrorCode::kMediaUnavailable, error, "viewer");
+    }
+  }
+
+  void ws_candidate(const std::string &id, const std::optional<std::string> &mid,
+                    std::optional<int64_t> mline, const std::string &candidate) {
+    auto it = sessions.find(id);
+    if (it == sessions.end() || !it->second.websocket) {
+      return;
+    }
+    const Session &session = it->second;
+    auto stream = streams.find(session.stream);
+    if (stream == streams.end()) {
+      return;
+    }
+    // The offer's m-line, found by mid first as JSEP says.
+    std::optional<unsigned> index;
+    for (const auto &chosen : session.plan.media) {
+      if ((mid && chosen.mid == *mid) || (!mid && mline && chosen.mline == *mline)) {
+        index = chosen.mline;
+      }
+    }
+    if (!index) {
+      return;  // an m-line the server did not accept carries no media
+    }
+    if (session.kind == Kind::kPublish) {
+      stream->second.stream->add_publisher_candidate(*index, candidate);
+    } else {
+      stream->second.stream->add_viewer_candidate(session.viewer, *index, candidate);
     }
   }
 
@@ -621,7 +775,7 @@ struct MediaService::Impl {
     }
     std::unique_ptr<Stream> stream = std::move(it->second.stream);
     streams.erase(it);
-    drop_orphan_sessions();
+    drop_orphan_sessions(reason);
     log.info("stream-ended", {{"stream", name}, {"reason", reason}});
     stream.reset();
   }
@@ -632,6 +786,7 @@ MediaService::MediaService(const Config &config, MediaOptions options, Logger &l
     : impl_(std::make_unique<Impl>(config, std::move(options), log, std::move(transports))) {}
 
 MediaService::~MediaService() {
+  impl_->ws_events = {};
   *impl_->alive = false;
   impl_->sessions.clear();
   impl_->streams.clear();
@@ -640,6 +795,70 @@ MediaService::~MediaService() {
 void MediaService::install(SoupServer *server) {
   soup_server_add_handler(server, "/whip", Impl::handle, impl_.get(), nullptr);
   soup_server_add_handler(server, "/whep", Impl::handle, impl_.get(), nullptr);
+  impl_->admin = std::make_unique<StreamsAdmin>(*this, impl_->config);
+  impl_->admin->install(server);
+}
+
+void MediaService::set_events(Events events) {
+  impl_->ws_events = std::move(events);
+}
+
+void MediaService::publish(const std::string &session, const std::string &stream,
+                           const std::string &offer) {
+  impl_->ws_publish(session, stream, offer);
+}
+
+void MediaService::play(const std::string &session, const std::string &stream,
+                        const std::string &offer) {
+  impl_->ws_play(session, stream, offer);
+}
+
+void MediaService::add_candidate(const std::string &session, const std::optional<std::string> &mid,
+                                 std::optional<int64_t> mline, const std::string &candidate) {
+  impl_->ws_candidate(session, mid, mline, candidate);
+}
+
+void MediaService::stop(const std::string &session) {
+  auto it = impl_->sessions.find(session);
+  if (it != impl_->sessions.end() && it->second.websocket) {
+    impl_->end_session(session, "ended by the client");
+  }
+}
+
+std::vector<const Stream *> MediaService::streams() const {
+  std::vector<const Stream *> out;
+  for (const auto &[name, entry] : impl_->streams) {
+    out.push_back(entry.stream.get());
+  }
+  return out;
+}
+
+const Stream *MediaService::find_stream(const std::string &name) const {
+  auto it = impl_->streams.find(name);
+  return it == impl_->streams.end() ? nullptr : it->second.stream.get();
+}
+
+bool MediaService::end_stream(const std::string &name, const std::string &reason) {
+  auto it = impl_->streams.find(name);
+  if (it == impl_->streams.end()) {
+    return false;
+  }
+  it->second.stream->end(reason);
+  return true;
+}
+
+bool MediaService::kick_viewer(const std::string &stream, const std::string &viewer) {
+  auto it = impl_->streams.find(stream);
+  if (it == impl_->streams.end()) {
+    return false;
+  }
+  for (const auto &[id, session] : impl_->sessions) {
+    if (session.kind == Impl::Kind::kPlay && session.stream == stream && session.viewer == viewer) {
+      impl_->end_session(std::string(id), "kicked by an administrator");
+      return true;
+    }
+  }
+  return false;
 }
 
 size_t MediaService::stream_count() const {

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "log.h"
 #include "rules.h"
+#include "media_sessions.h"
 #include "stream.h"
 
 #include <libsoup/soup.h>
@@ -31,11 +32,13 @@ struct MediaOptions {
   std::vector<std::string> ice_addresses;  // local addresses ICE gathers on
 };
 
-class MediaService {
+class StreamsAdmin;
+
+class MediaService : public MediaSessions {
  public:
   MediaService(const Config &config, MediaOptions options, Logger &log,
                std::unique_ptr<ViewerTransportFactory> transports = nullptr);
-  ~MediaService();
+  ~MediaService() override;
   MediaService(const MediaService &) = delete;
   MediaService &operator=(const MediaService &) = delete;
 
@@ -46,6 +49,25 @@ class MediaService {
   void end_all(const std::string &reason);
 
   size_t stream_count() const;
+
+  // Sessions started over the WebSocket protocol (Server::set_media_sessions):
+  // the same streams as WHIP and WHEP.
+  void set_events(Events events) override;
+  void publish(const std::string &session, const std::string &stream,
+               const std::string &offer) override;
+  void play(const std::string &session, const std::string &stream,
+            const std::string &offer) override;
+  void add_candidate(const std::string &session, const std::optional<std::string> &mid,
+                     std::optional<int64_t> mline, const std::string &candidate) override;
+  void stop(const std::string &session) override;
+
+  // For the streams admin API (admin.cpp).
+  std::vector<const Stream *> streams() const;
+  const Stream *find_stream(const std::string &name) const;
+  // Ends a stream and with it every viewer; false when there is none.
+  bool end_stream(const std::string &name, const std::string &reason);
+  // Ends one viewer's session, leaving the others alone; false when unknown.
+  bool kick_viewer(const std::string &stream, const std::string &viewer);
 
  private:
   struct Impl;

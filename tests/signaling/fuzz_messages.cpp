@@ -1,7 +1,7 @@
 // libFuzzer target for everything the signaling service parses from the
 // network or from files: WebSocket frames, protocol v1 messages (alone and
-// through the router), the GStreamer examples protocol, tokens and
-// configuration.
+// through the router, room relays and media sessions), the GStreamer examples
+// protocol, tokens and configuration.
 #include "config.h"
 #include "gst_router.h"
 #include "messages.h"
@@ -42,6 +42,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   router.receive(2, R"({"type":"hello"})", now);
   router.receive(2, R"({"type":"join","room":"r"})", now);
   router.receive(2, text, now);
+  // Media sessions: the input as a message about a live publish session and
+  // as the media side's replies.
+  router.connect(3, Claims{"p", "", "s", Role::kPublish, now.unix_s + 60}, now);
+  router.receive(3, R"({"type":"hello"})", now);
+  auto published = router.receive(3, R"({"type":"publish","stream":"s","sdp":"v=0"})", now);
+  std::string session(published.media.empty() ? text : published.media[0].session);
+  router.receive(3, text, now);
+  router.media_answered(std::string(text), "v=0");
+  router.media_failed(session, ErrorCode::kBadOffer, std::string(text));
+  router.media_ended(std::string(text), "ended");
+  router.disconnect(3, now);
   router.disconnect(2, now);
   router.tick(Now{now.mono_ms + 100000, now.unix_s});
 

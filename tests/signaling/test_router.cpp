@@ -344,11 +344,14 @@ BOOST_AUTO_TEST_CASE(tokens_are_required_when_a_secret_is_set) {
   BOOST_TEST(only_error(out, 2).message == "token expired");
   BOOST_TEST(out.closes.at(0).code == kCloseUnauthorized);
 
+  // A play token may say hello (to play streams) but not join a room.
   Claims viewer{"carol", "", "", Role::kPlay, h.now.unix_s + 60};
   h.connect(3);
   out = h.say(3, R"({"type":"hello","token":")" + mint_token(viewer, kSecret) + "\"}");
-  BOOST_TEST(only_error(out, 3).code == ErrorCode::kForbidden);
-  BOOST_TEST(out.closes.at(0).code == kCloseForbidden);
+  BOOST_TEST(std::holds_alternative<Welcome>(out.sends.at(0).message));
+  BOOST_TEST(out.closes.empty());
+  BOOST_TEST(only_error(h.say(3, R"({"type":"join","room":"red"})"), 3).code ==
+             ErrorCode::kForbidden);
 
   // A valid token from the URL: the name defaults to the subject, the room claim binds.
   Claims member{"dave", "blue", "", Role::kJoin, h.now.unix_s + 60};
@@ -400,5 +403,197 @@ BOOST_AUTO_TEST_CASE(server_messages_round_trip_through_json) {
     auto parsed = parse_server_message(text);
     BOOST_REQUIRE(parsed);
     BOOST_TEST(serialize(*parsed) == text);
+  }
+}
+
+// --- server-side media sessions: publish / play ---
+
+namespace {
+
+std::string publish_text(const std::string &stream, const std::string &type = "publish") {
+  return R"({"type":")" + type + R"(","stream":")" + stream + R"(","sdp":"v=0\r\n"})";
+}
+
+const MediaRequest &only_request(const Router::Out &out) {
+  BOOST_REQUIRE_EQUAL(out.media.size(), 1u);
+  return out.media[0];
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(publish_and_play_become_media_requests_and_answers) {
+  Harness h;
+  h.hello(1);
+  auto out = h.say(1, publish_text("cam"));
+  BOOST_TEST(out.sends.empty());  // the answer comes from the media side
+  MediaRequest publish = only_request(out);
+  BOOST_TEST((publish.kind == MediaRequest::Kind::kPublish));
+  BOOST_TEST(publish.stream == "cam");
+  BOOST_TEST(publish.sdp == "v=0\r\n");
+  BOOST_TEST(!publish.session.empty());
+
+  out = h.router.media_answered(publish.session, "answer-sdp");
+  const auto &answer = message_to<SessionAnswer>(out, 1);
+  BOOST_TEST(answer.stream == "cam");
+  BOOST_TEST(answer.session == publish.session);
+  BOOST_TEST(answer.sdp == "answer-sdp");
+
+  h.hello(2);
+  MediaRequest play = only_request(h.say(2, publish_text("cam", "play")));
+  BOOST_TEST((play.kind == MediaRequest::Kind::kPlay));
+  BOOST_TEST(play.session != publish.session);
+  out = h.router.media_failed(play.session, ErrorCode::kBadOffer, "no H.264");
+  const Error &error = only_error(out, 2);
+  BOOST_TEST(error.code == ErrorCode::kBadOffer);
+  BOOST_TEST(error.request_type == "play");
+  BOOST_TEST(error.stream == "cam");
+  BOOST_TEST(error.session == play.session);
+  // A failed session is forgotten: its candidates are refused.
+  out = h.say(2,
+              R"({"type":"candidate","session":")" + play.session +
+                  R"(","candidate":"candidate:1 1 UDP 1 127.0.0.1 9 typ host","sdpMLineIndex":0})");
+  BOOST_TEST(only_error(out, 2).code == ErrorCode::kUnknownSession);
+  BOOST_TEST(out.media.empty());
+  BOOST_TEST(h.router.media_session_count() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(session_candidates_and_stops_only_reach_their_owner) {
+  Harness h;
+  h.hello(1);
+  h.hello(2);
+  std::string session = only_request(h.say(1, publish_text("cam"))).session;
+  std::string candidate =
+      R"({"type":"candidate","session":")" + session +
+      R"(","candidate":"candidate:1 1 UDP 1 127.0.0.1 9 typ host","sdpMid":"0"})";
+  MediaRequest trickle = only_request(h.say(1, candidate));
+  BOOST_TEST((trickle.kind == MediaRequest::Kind::kCandidate));
+  BOOST_TEST(trickle.sdp_mid.value_or("") == "0");
+  BOOST_TEST(!trickle.sdp_mline_index);
+  BOOST_TEST(
+      h.say(1, R"({"type":"end-of-candidates","session":")" + session + "\"}").sends.empty());
+
+  // Another connection cannot touch the session.
+  auto out = h.say(2, candidate);
+  BOOST_TEST(only_error(out, 2).code == ErrorCode::kUnknownSession);
+  BOOST_TEST(out.media.empty());
+  out = h.say(2, R"({"type":"unpublish","session":")" + session + "\"}");
+  BOOST_TEST(only_error(out, 2).code == ErrorCode::kUnknownSession);
+  // "stop" is for play sessions.
+  BOOST_TEST(only_error(h.say(1, R"({"type":"stop","session":")" + session + "\"}"), 1).code ==
+             ErrorCode::kUnknownSession);
+
+  out = h.say(1, R"({"type":"unpublish","session":")" + session + "\"}");
+  BOOST_TEST((only_request(out).kind == MediaRequest::Kind::kStop));
+  const auto &ended = message_to<SessionEnded>(out, 1);
+  BOOST_TEST(ended.reason == "stopped");
+  BOOST_TEST(ended.stream == "cam");
+  // An answer arriving after the stop asks the media side to stop again.
+  out = h.router.media_answered(session, "late");
+  BOOST_TEST(out.sends.empty());
+  BOOST_TEST((only_request(out).kind == MediaRequest::Kind::kStop));
+}
+
+BOOST_AUTO_TEST_CASE(media_sessions_end_with_their_connection) {
+  Harness h;
+  h.hello(1);
+  std::string a = only_request(h.say(1, publish_text("one"))).session;
+  std::string b = only_request(h.say(1, publish_text("two", "play"))).session;
+  auto out = h.router.media_ended(b, "the stream ended");
+  BOOST_TEST(message_to<SessionEnded>(out, 1).reason == "the stream ended");
+  BOOST_TEST(h.router.media_ended(b, "again").sends.empty());
+
+  out = h.router.disconnect(1, h.now);
+  BOOST_TEST((only_request(out).kind == MediaRequest::Kind::kStop));
+  BOOST_TEST(out.media[0].session == a);
+  BOOST_TEST(h.router.media_session_count() == 0u);
+
+  // Timeouts, kicks and shutdown stop sessions too.
+  std::string peer = h.hello(2);
+  h.say(2, publish_text("three"));
+  BOOST_TEST((only_request(h.router.kick(peer)).kind == MediaRequest::Kind::kStop));
+  h.hello(3);
+  h.say(3, publish_text("four"));
+  BOOST_TEST(only_request(h.router.shutdown("bye")).stream == "four");
+  h.hello(4);
+  h.say(4, publish_text("five"));
+  h.now.mono_ms += 60'000;
+  BOOST_TEST(only_request(h.router.tick(h.now)).stream == "five");
+}
+
+BOOST_AUTO_TEST_CASE(media_requests_are_checked) {
+  Harness h;
+  h.connect(1);
+  BOOST_TEST(only_error(h.say(1, publish_text("cam")), 1).code == ErrorCode::kHelloRequired);
+  h.hello(2);
+  auto out = h.say(2, publish_text("no/slash"));
+  BOOST_TEST(only_error(out, 2).code == ErrorCode::kInvalidStream);
+  BOOST_TEST(only_error(out, 2).request_type == "publish");
+  BOOST_TEST(only_error(h.say(2, publish_text("..", "play")), 2).code == ErrorCode::kInvalidStream);
+  BOOST_TEST(only_error(h.say(2, R"({"type":"publish","stream":"cam"})"), 2).code ==
+             ErrorCode::kBadMessage);
+  BOOST_TEST(only_error(h.say(2, R"({"type":"play","stream":"cam","sdp":7})"), 2).code ==
+             ErrorCode::kBadMessage);
+  BOOST_TEST(only_error(h.say(2, R"({"type":"stop"})"), 2).code == ErrorCode::kBadMessage);
+  BOOST_TEST(
+      only_error(h.say(2, R"({"type":"candidate","session":"x","candidate":"c"})"), 2).code ==
+      ErrorCode::kBadMessage);
+  for (size_t i = 0; i < kMaxSessionsPerConnection; ++i) {
+    BOOST_TEST(h.say(2, publish_text("s" + std::to_string(i), "play")).media.size() == 1u);
+  }
+  out = h.say(2, publish_text("one-more", "play"));
+  BOOST_TEST(only_error(out, 2).code == ErrorCode::kTooManySessions);
+  BOOST_TEST(out.media.empty());
+}
+
+BOOST_AUTO_TEST_CASE(media_tokens_need_the_role_and_the_stream) {
+  RouterSettings settings = Harness::defaults();
+  settings.token_secret = kSecret;
+  Harness h(settings);
+  auto hello = [&](ConnectionId id, Role role, const std::string &stream) {
+    Claims claims{"u" + std::to_string(id), "", stream, role, h.now.unix_s + 60};
+    h.connect(id);
+    auto out = h.say(id, R"({"type":"hello","token":")" + mint_token(claims, kSecret) + "\"}");
+    BOOST_REQUIRE(std::holds_alternative<Welcome>(out.sends.at(0).message));
+  };
+  hello(1, Role::kPublish, "cam");
+  BOOST_TEST(h.say(1, publish_text("cam")).media.size() == 1u);
+  BOOST_TEST(only_error(h.say(1, publish_text("other")), 1).code == ErrorCode::kForbidden);
+  BOOST_TEST(only_error(h.say(1, publish_text("cam", "play")), 1).code == ErrorCode::kForbidden);
+  hello(2, Role::kPlay, "");
+  BOOST_TEST(h.say(2, publish_text("any", "play")).media.size() == 1u);
+  BOOST_TEST(only_error(h.say(2, publish_text("any")), 2).code == ErrorCode::kForbidden);
+  hello(3, Role::kJoin, "");
+  BOOST_TEST(only_error(h.say(3, publish_text("cam", "play")), 3).code == ErrorCode::kForbidden);
+  hello(4, Role::kAdmin, "cam");
+  BOOST_TEST(h.say(4, publish_text("elsewhere")).media.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(media_messages_round_trip_through_json) {
+  SessionAnswer answer{"cam", "p1-s1", "v=0\r\n"};
+  auto parsed = parse_server_message(serialize(ServerMessage{answer}));
+  BOOST_REQUIRE(parsed);
+  auto *back = std::get_if<SessionAnswer>(&*parsed);
+  BOOST_REQUIRE(back);
+  BOOST_TEST(back->session == "p1-s1");
+  BOOST_TEST(back->sdp == "v=0\r\n");
+  auto ended = parse_server_message(serialize(ServerMessage{SessionEnded{"cam", "p1-s1", "x"}}));
+  BOOST_REQUIRE(ended);
+  BOOST_TEST(std::get<SessionEnded>(*ended).reason == "x");
+  Error error{ErrorCode::kStreamBusy, "busy", "publish", "cam", "p1-s2"};
+  auto error_back = parse_server_message(serialize(ServerMessage{error}));
+  BOOST_TEST(std::get<Error>(*error_back).code == ErrorCode::kStreamBusy);
+  BOOST_TEST(std::get<Error>(*error_back).session == "p1-s2");
+  // A relayed answer between peers is still a relay.
+  auto relay = parse_server_message(R"({"type":"answer","from":"p2","sdp":"v=0"})");
+  BOOST_TEST(std::holds_alternative<Relay>(*relay));
+
+  for (const ClientMessage &message :
+       {ClientMessage{Publish{"cam", "o"}}, ClientMessage{Play{"cam", "o"}},
+        ClientMessage{SessionCandidate{"s", "candidate:1", std::string("0"), 0, false}},
+        ClientMessage{SessionCandidate{"s", "", std::nullopt, std::nullopt, true}},
+        ClientMessage{StopSession{true, "s"}}, ClientMessage{StopSession{false, "s"}}}) {
+    auto reparsed = parse_client_message(serialize(message));
+    BOOST_REQUIRE(std::holds_alternative<ClientMessage>(reparsed));
+    BOOST_TEST(std::get<ClientMessage>(reparsed).index() == message.index());
   }
 }
