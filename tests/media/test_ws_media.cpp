@@ -406,3 +406,40 @@ BOOST_AUTO_TEST_CASE(closing_the_websocket_ends_its_stream) {
   client->close();
   BOOST_REQUIRE(iterate_until([&] { return service.media->stream_count() == 0u; }, 10s));
 }
+
+BOOST_AUTO_TEST_CASE(administrators_end_websocket_sessions) {
+  Service service;
+  WsClient publishing;
+  BOOST_REQUIRE(publishing.connect(service.ws()));
+  hello(publishing);
+  Publisher publisher;
+  StreamLink publish_link(publishing, "publish", "show");
+  WebRtcPeer publish_peer(publisher.webrtcbin, publish_link, WebRtcPeer::Role::kOfferer);
+  publisher.play();
+  publish_peer.start();
+  BOOST_REQUIRE(iterate_until([&] { return !publish_link.session.empty(); }, 20s));
+
+  WsClient watching;
+  BOOST_REQUIRE(watching.connect(service.ws()));
+  hello(watching);
+  Viewer viewer;
+  StreamLink play_link(watching, "play", "show");
+  WebRtcPeer play_peer(viewer.webrtcbin, play_link, WebRtcPeer::Role::kOfferer);
+  viewer.play();
+  play_peer.start();
+  BOOST_REQUIRE(iterate_until([&] { return !play_link.session.empty(); }, 20s));
+
+  // What DELETE /api/v1/streams/show/viewers/{id} and /streams/show do.
+  const media::Stream *stream = service.media->find_stream("show");
+  BOOST_REQUIRE(stream);
+  BOOST_REQUIRE_EQUAL(stream->viewers().size(), 1u);
+  BOOST_REQUIRE(service.media->kick_viewer("show", stream->viewers()[0].id));
+  BOOST_REQUIRE(iterate_until([&] { return !play_link.ended_reason.empty(); }, 10s));
+  BOOST_TEST(play_link.ended_reason == "kicked by an administrator");
+  BOOST_TEST(publish_link.ended_reason.empty());
+
+  BOOST_REQUIRE(service.media->end_stream("show", "ended by an administrator"));
+  BOOST_REQUIRE(iterate_until([&] { return !publish_link.ended_reason.empty(); }, 10s));
+  BOOST_TEST(publish_link.ended_reason == "ended by an administrator");
+  BOOST_TEST(service.media->stream_count() == 0u);
+}
