@@ -30,14 +30,15 @@ base=http://127.0.0.1:$port
 
 # Every problem in the rules is reported before anything is served.
 cat > "$dir/bad.json" <<JSON
-{"media": {"rules": [{"match": "a*", "description": "no-such-preset"},
+{"media": {"beautyDescription": "no-such-beauty",
+           "rules": [{"match": "a*", "description": "no-such-preset"},
                      {"match": "b*", "description": "webrtc-publish-beauty",
                       "params": {"smoothing": 3, "nosuch": 1}},
                      {"description": "webrtc-publish-fanout", "extra": true}]}}
 JSON
 "$livepipe" serve --config "$dir/bad.json" --listen 127.0.0.1:$port >"$dir/bad.log" 2>&1
 check "bad rules refused" 2 $?
-for what in 'rules\[0\]' 'rules\[1\].*smoothing.*out of range' 'rules\[1\].*nosuch' 'rules\[2\].match: is required' \
+for what in 'beautyDescription: .*no-such-beauty' 'rules\[0\]' 'rules\[1\].*smoothing.*out of range' 'rules\[1\].*nosuch' 'rules\[2\].match: is required' \
   'rules\[2\].extra: unknown setting'; do
   check "bad rules: $what reported" 1 "$(grep -c "$what" "$dir/bad.log")"
 done

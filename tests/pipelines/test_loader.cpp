@@ -573,6 +573,28 @@ BOOST_AUTO_TEST_CASE(included_templates_are_flattened_with_qualified_ids) {
   BOOST_TEST(run_to_end(result.pipeline->element()) == "");
 }
 
+BOOST_AUTO_TEST_CASE(a_param_chooses_the_template) {
+  TempDir dir;
+  dir.write("lib/codecs.json", kLibrary);
+  auto file = dir.write("main.json", R"({"name": "main", "summary": "s",
+    "include": ["lib/codecs.json"],
+    "params": {"block": {"type": "string", "default": "encoder", "doc": "which"}},
+    "elements": [
+      {"id": "src", "factory": "videotestsrc", "properties": {"num-buffers": 10}},
+      {"id": "video", "template": "${block}", "params": {"bitrate": 900}},
+      {"id": "sink", "factory": "fakesink"}
+    ],
+    "links": [{"from": "src", "to": "video"}, {"from": "video", "to": "sink"}]})");
+  pipelines::Loader loader;
+  auto result = loader.load_file(file);
+  BOOST_TEST_INFO(all_problems(result));
+  BOOST_REQUIRE(result.ok());
+  BOOST_TEST(property<guint>(result, "video/x264", "bitrate") == 900u);
+  // The substituted name is checked like a written one.
+  auto wrong = loader.load_file(file, {.params = {{"block", "encodr"}}, .build = false});
+  expect_problem(wrong, "unknown template 'encodr' (closest: 'encoder')", "$.elements[1].template");
+}
+
 BOOST_AUTO_TEST_CASE(template_problems_point_into_the_template_file) {
   TempDir dir;
   dir.write("lib.json", kLibrary);
