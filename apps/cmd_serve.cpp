@@ -4,6 +4,7 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "restreams.h"
 #include "service.h"
 
 #include "cli.h"
@@ -136,6 +137,8 @@ int cmd_serve(int argc, char **argv) {
     signaling::media::MediaService streams(media_config, media, log);
     streams.install(server.soup_server());
     server.add_metrics([&streams] { return streams.metrics(); });
+    signaling::rtmp::RtmpService restreams(media_config, streams, log);
+    restreams.install(server);
     std::printf("livepipe: serving %s\n", server.url().c_str());
     std::fflush(stdout);
     std::function<void()> stop = [&] {

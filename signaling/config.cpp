@@ -175,6 +175,53 @@ void read_ice(Checker &c, JsonObject *ice, Config &config) {
   }
 }
 
+void read_rtmp(Checker &c, JsonObject *rtmp, RtmpSettings &settings) {
+  const std::string at = "$.rtmp";
+  c.only(rtmp, at,
+         {"destinations", "backoffInitialMs", "backoffMaxMs", "keyframeIntervalSeconds",
+          "videoBitrateKbps", "audioBitrate", "audioRate"});
+  c.integer(rtmp, at, "backoffInitialMs", &settings.backoff_initial_ms, 100, 60000);
+  c.integer(rtmp, at, "backoffMaxMs", &settings.backoff_max_ms, 100, 3600000);
+  if (settings.backoff_max_ms < settings.backoff_initial_ms) {
+    c.problem(at + ".backoffMaxMs", "must be at least backoffInitialMs");
+  }
+  c.integer(rtmp, at, "keyframeIntervalSeconds", &settings.keyframe_interval_seconds, 1, 60);
+  c.integer(rtmp, at, "videoBitrateKbps", &settings.video_bitrate_kbps, 100, 100000);
+  c.integer(rtmp, at, "audioBitrate", &settings.audio_bitrate, 16000, 512000);
+  c.integer(rtmp, at, "audioRate", &settings.audio_rate, 8000, 96000);
+  if (settings.audio_rate != 44100 && settings.audio_rate != 48000) {
+    c.problem(at + ".audioRate", "must be 44100 or 48000");
+  }
+  if (!json_object_has_member(rtmp, "destinations")) {
+    return;
+  }
+  JsonNode *node = json_object_get_member(rtmp, "destinations");
+  if (!JSON_NODE_HOLDS_ARRAY(node)) {
+    c.problem(at + ".destinations", "must be an array of {\"stream\", \"url\"}");
+    return;
+  }
+  JsonArray *array = json_node_get_array(node);
+  for (guint i = 0; i < json_array_get_length(array); ++i) {
+    const std::string item_at = at + ".destinations[" + std::to_string(i) + "]";
+    JsonNode *item = json_array_get_element(array, i);
+    if (!JSON_NODE_HOLDS_OBJECT(item)) {
+      c.problem(item_at, "must be an object with stream and url");
+      continue;
+    }
+    JsonObject *object = json_node_get_object(item);
+    c.only(object, item_at, {"stream", "url"});
+    RtmpDestinationRule rule;
+    rule.stream = "*";
+    c.string(object, item_at, "stream", &rule.stream, false);
+    c.string(object, item_at, "url", &rule.url, false);
+    if (rule.url.rfind("rtmp://", 0) != 0 && rule.url.rfind("rtmps://", 0) != 0) {
+      c.problem(item_at + ".url", "must be an rtmp:// or rtmps:// URL");
+      continue;
+    }
+    settings.destinations.push_back(std::move(rule));
+  }
+}
+
 // json-glib puts the position in its message ("<data>:2:13: Parse error: ...")
 // and not always in the parser's accessors.
 std::string syntax_problem(const json::ParseError &error) {
@@ -240,8 +287,9 @@ ConfigResult parse_config(std::string_view text) {
   }
   Checker c;
   JsonObject *top = json_node_get_object(root.get());
-  c.only(top, "$",
-         {"listen", "tls", "auth", "ice", "limits", "keepalive", "web", "shutdown", "media"});
+  c.only(
+      top, "$",
+      {"listen", "tls", "auth", "ice", "limits", "keepalive", "web", "shutdown", "media", "rtmp"});
   if (json_object_has_member(top, "listen")) {
     std::string listen;
     c.string(top, "$", "listen", &listen);
@@ -337,6 +385,9 @@ ConfigResult parse_config(std::string_view text) {
     c.integer(media, at, "idleTimeoutSeconds", &config.media.idle_timeout_seconds, 1, 86400);
     c.integer(media, at, "maxStreams", &config.media.max_streams, 1, 100000);
     c.integer(media, at, "maxViewersPerStream", &config.media.max_viewers_per_stream, 1, 100000);
+  }
+  if (JsonObject *rtmp = c.object(top, "$", "rtmp")) {
+    read_rtmp(c, rtmp, config.rtmp);
   }
   if (!c.problems.empty()) {
     return c.problems;

@@ -36,6 +36,11 @@ class Server {
   SoupServer *soup_server() const;
   // Adds Prometheus text to /metrics.
   void add_metrics(std::function<std::string()> text);
+  // Adds endpoints under /api/v1 behind the admin token check: `handle`
+  // returns false for paths that are not its own.
+  using AdminHandler = std::function<bool(SoupServerMessage *msg, const std::string &method,
+                                          const std::string &path)>;
+  void add_admin_handler(AdminHandler handle);
 
   // Tells every peer the server is going away, closes their sockets and stops
   // listening. `done` runs once every socket is closed or the grace period

@@ -134,6 +134,7 @@ struct MediaService::Impl {
   uint64_t bytes_in_ended = 0;
   uint64_t bytes_out_ended = 0;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  std::vector<StreamHooks> hooks;
 
   Impl(const Config &c, MediaOptions o, Logger &l, std::unique_ptr<ViewerTransportFactory> t)
       : config(c), options(std::move(o)), log(l), transports(std::move(t)) {
@@ -380,6 +381,12 @@ struct MediaService::Impl {
       fail(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error, "pipeline");
       pending->resume();
       log.error("stream-failed", {{"stream", name}, {"error", error}});
+      return;
+    }
+    for (const auto &h : hooks) {
+      if (h.started && !raw->ended()) {
+        h.started(*raw);
+      }
     }
   }
 
@@ -558,6 +565,11 @@ struct MediaService::Impl {
     }
     std::unique_ptr<Stream> stream = std::move(it->second.stream);
     streams.erase(it);
+    for (const auto &h : hooks) {
+      if (h.ending) {
+        h.ending(*stream);
+      }
+    }
     drop_orphan_sessions();
     log.info("stream-ended", {{"stream", name}, {"reason", reason}});
     stream.reset();
@@ -571,7 +583,24 @@ MediaService::MediaService(const Config &config, MediaOptions options, Logger &l
 MediaService::~MediaService() {
   *impl_->alive = false;
   impl_->sessions.clear();
+  for (auto &[name, entry] : impl_->streams) {
+    for (const auto &h : impl_->hooks) {
+      if (h.ending) {
+        h.ending(*entry.stream);
+      }
+    }
+  }
   impl_->streams.clear();
+}
+
+void MediaService::add_stream_hooks(StreamHooks hooks) {
+  impl_->hooks.push_back(std::move(hooks));
+}
+
+Stream *MediaService::find_stream(const std::string &name) const {
+  auto it = impl_->streams.find(name);
+  return it == impl_->streams.end() || it->second.stream->ended() ? nullptr
+                                                                  : it->second.stream.get();
 }
 
 void MediaService::install(SoupServer *server) {

@@ -11,6 +11,7 @@
 #include <libsoup/soup.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,6 +44,16 @@ class MediaService {
   void end_all(const std::string &reason);
 
   size_t stream_count() const;
+
+  // Outputs that live as long as a stream (RTMP restreams): `started` runs
+  // once its pipeline plays, `ending` just before it is destroyed.
+  struct StreamHooks {
+    std::function<void(Stream &)> started;
+    std::function<void(Stream &)> ending;
+  };
+  void add_stream_hooks(StreamHooks hooks);
+  // The stream called `name` (null when none or ended).
+  Stream *find_stream(const std::string &name) const;
 
  private:
   struct Impl;

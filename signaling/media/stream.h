@@ -77,6 +77,9 @@ class Stream {
   uint64_t packets_in() const { return packets_in_.load(); }
   int64_t started_unix() const { return started_unix_; }
   const std::string &publisher_state() const { return publisher_state_; }
+  // The running pipeline, for outputs that attach to its slots (RTMP
+  // restreams); null before start().
+  pipelines::Pipeline *pipeline() const { return pipeline_.get(); }
 
  private:
   struct Viewer;
