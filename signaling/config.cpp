@@ -179,7 +179,31 @@ void read_rtmp(Checker &c, JsonObject *rtmp, RtmpSettings &settings) {
   const std::string at = "$.rtmp";
   c.only(rtmp, at,
          {"destinations", "backoffInitialMs", "backoffMaxMs", "keyframeIntervalSeconds",
-          "videoBitrateKbps", "audioBitrate", "audioRate"});
+          "videoBitrateKbps", "audioBitrate", "audioRate", "listen", "keys"});
+  if (json_object_has_member(rtmp, "listen")) {
+    std::string listen;
+    c.string(rtmp, at, "listen", &listen);
+    if (!listen.empty() && !parse_listen(listen, &settings.listen_host, &settings.listen_port)) {
+      c.problem(at + ".listen", "\"" + listen + "\" is not IP:PORT (e.g. 127.0.0.1:1935)");
+    }
+  }
+  if (json_object_has_member(rtmp, "keys")) {
+    JsonNode *keys = json_object_get_member(rtmp, "keys");
+    JsonArray *array = JSON_NODE_HOLDS_ARRAY(keys) ? json_node_get_array(keys) : nullptr;
+    for (guint i = 0; array && i < json_array_get_length(array); ++i) {
+      JsonNode *item = json_array_get_element(array, i);
+      if (!JSON_NODE_HOLDS_VALUE(item) || json_node_get_value_type(item) != G_TYPE_STRING ||
+          std::strlen(json_node_get_string(item)) < 8) {
+        c.problem(at + ".keys[" + std::to_string(i) + "]",
+                  "must be a string of 8 or more characters");
+        continue;
+      }
+      settings.keys.emplace_back(json_node_get_string(item));
+    }
+    if (!array) {
+      c.problem(at + ".keys", "must be an array of strings");
+    }
+  }
   c.integer(rtmp, at, "backoffInitialMs", &settings.backoff_initial_ms, 100, 60000);
   c.integer(rtmp, at, "backoffMaxMs", &settings.backoff_max_ms, 100, 3600000);
   if (settings.backoff_max_ms < settings.backoff_initial_ms) {

@@ -49,6 +49,10 @@ struct RtmpSettings {
   int64_t video_bitrate_kbps = 2500;
   int64_t audio_bitrate = 128000;
   int64_t audio_rate = 48000;
+  // Ingest: where the supervised nginx takes publishers; off when empty.
+  std::string listen_host;
+  int listen_port = 0;
+  std::vector<std::string> keys;  // stream keys accepted besides publish tokens
 };
 
 struct Config {

@@ -593,6 +593,59 @@ MediaService::~MediaService() {
   impl_->streams.clear();
 }
 
+bool MediaService::add_source_stream(const std::string &name,
+                                     const std::filesystem::path &description,
+                                     const std::map<std::string, std::string> &params,
+                                     const OfferPlan &media, std::string *error) {
+  Impl &s = *impl_;
+  if (!valid_name(name)) {
+    *error = "a stream name has letters, digits, '-', '_' or '.'";
+    return false;
+  }
+  if (s.streams.count(name)) {
+    *error = "stream " + name + " already has a publisher";
+    return false;
+  }
+  if (static_cast<int64_t>(s.streams.size()) >= s.options.max_streams) {
+    *error = "the server has its maximum of streams";
+    return false;
+  }
+  StreamOptions stream_options;
+  stream_options.description = description;
+  stream_options.include_dirs = s.options.include_dirs;
+  stream_options.params = params;
+  stream_options.gather_timeout_ms = s.options.gather_timeout_ms;
+  stream_options.idle_timeout_seconds = s.options.idle_timeout_seconds;
+  stream_options.ice_addresses = s.options.ice_addresses;
+  Stream::Events events;
+  events.on_ended = [&s, name](const std::string &reason) { s.remove_stream(name, reason); };
+  events.on_viewer_closed = [&s](const std::string &, const std::string &) {
+    s.drop_orphan_sessions();
+  };
+  auto stream = std::make_unique<Stream>(name, stream_options, *s.transports, std::move(events));
+  if (!stream->start_source(media, error)) {
+    return false;
+  }
+  Stream *raw = stream.get();
+  s.streams[name] = Impl::Entry{std::move(stream), {}};
+  s.log.info("source-stream", {{"stream", name}});
+  for (const auto &h : s.hooks) {
+    if (h.started) {
+      h.started(*raw);
+    }
+  }
+  return true;
+}
+
+bool MediaService::end_stream(const std::string &name, const std::string &reason) {
+  auto it = impl_->streams.find(name);
+  if (it == impl_->streams.end()) {
+    return false;
+  }
+  it->second.stream->end(reason);
+  return true;
+}
+
 void MediaService::add_stream_hooks(StreamHooks hooks) {
   impl_->hooks.push_back(std::move(hooks));
 }

@@ -52,6 +52,14 @@ class MediaService {
     std::function<void(Stream &)> ending;
   };
   void add_stream_hooks(StreamHooks hooks);
+  // A stream whose source is inside `description` (an RTMP pull) rather than
+  // a WHIP publisher; viewers play it over WHEP like any other. False and
+  // `error` when the name is taken or the pipeline does not start.
+  bool add_source_stream(const std::string &name, const std::filesystem::path &description,
+                         const std::map<std::string, std::string> &params, const OfferPlan &media,
+                         std::string *error);
+  // Ends a stream and its viewers; false when there is none.
+  bool end_stream(const std::string &name, const std::string &reason);
   // The stream called `name` (null when none or ended).
   Stream *find_stream(const std::string &name) const;
 

@@ -64,11 +64,22 @@ RtmpService::RtmpService(const Config &config, media::MediaService &media, Logge
   options_.video_bitrate_kbps = static_cast<int>(s.video_bitrate_kbps);
   options_.audio_bitrate = static_cast<int>(s.audio_bitrate);
   options_.audio_rate = static_cast<int>(s.audio_rate);
-  media_.add_stream_hooks({[this](media::Stream &stream) { stream_started(stream); },
-                           [this](media::Stream &stream) { stream_ending(stream); }});
+  // The media service may outlive this object (it is destroyed after it).
+  std::weak_ptr<bool> weak = alive_;
+  media_.add_stream_hooks({[this, weak](media::Stream &stream) {
+                             if (weak.lock()) {
+                               stream_started(stream);
+                             }
+                           },
+                           [this, weak](media::Stream &stream) {
+                             if (weak.lock()) {
+                               stream_ending(stream);
+                             }
+                           }});
 }
 
 RtmpService::~RtmpService() {
+  alive_.reset();
   egresses_.clear();
 }
 

@@ -44,6 +44,7 @@ class RtmpService {
   EgressOptions options_;
   std::map<std::string, std::unique_ptr<RtmpEgress>> egresses_;
   uint64_t destinations_added_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace livepipe::signaling::rtmp
