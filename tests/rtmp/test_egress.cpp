@@ -9,7 +9,6 @@
 #include "pipelines/loader_fixture.h"
 #include "support/rtmp_server.h"
 
-#include "config.h"
 #include "egress.h"
 
 #include <gst/gst.h>
@@ -18,7 +17,6 @@
 
 using namespace livepipe;
 using namespace livepipe::testing;
-using livepipe::signaling::rtmp::check_rtmp_url;
 using livepipe::signaling::rtmp::EgressOptions;
 using livepipe::signaling::rtmp::RtmpEgress;
 
@@ -114,43 +112,6 @@ signaling::rtmp::DestinationInfo find(const std::vector<signaling::rtmp::Destina
 }
 
 }  // namespace
-
-BOOST_AUTO_TEST_CASE(rtmp_urls_are_checked) {
-  BOOST_TEST(check_rtmp_url("rtmp://127.0.0.1:1935/live/cam").empty());
-  BOOST_TEST(check_rtmp_url("rtmps://cdn.example.com/app/key?x=1").empty());
-  BOOST_TEST(check_rtmp_url("").find("empty") != std::string::npos);
-  BOOST_TEST(check_rtmp_url("http://example.com/live/a").find("rtmp://") != std::string::npos);
-  BOOST_TEST(check_rtmp_url("rtmp:///live/a").find("no host") != std::string::npos);
-  BOOST_TEST(check_rtmp_url("rtmp://host/live").find("application and a stream") !=
-             std::string::npos);
-  BOOST_TEST(check_rtmp_url("rtmp://host/live/a b").find("spaces") != std::string::npos);
-  BOOST_TEST(!check_rtmp_url(std::string(3000, 'a')).empty());
-}
-
-BOOST_AUTO_TEST_CASE(rtmp_config_is_checked) {
-  auto good = signaling::parse_config(
-      R"({"rtmp": {"destinations": [{"stream": "cam", "url": "rtmp://127.0.0.1/live/{stream}"}],
-                   "backoffMaxMs": 4000, "audioRate": 44100}})");
-  BOOST_REQUIRE(std::holds_alternative<signaling::Config>(good));
-  const auto &config = std::get<signaling::Config>(good);
-  BOOST_TEST(config.rtmp.destinations.size() == 1u);
-  BOOST_TEST(config.rtmp.destinations[0].stream == "cam");
-  BOOST_TEST(config.rtmp.backoff_max_ms == 4000);
-  BOOST_TEST(config.rtmp.audio_rate == 44100);
-  auto bad = signaling::parse_config(
-      R"({"rtmp": {"destinations": [{"url": "http://x/y/z"}, 3], "audioRate": 22050,
-                   "backoffInitialMs": 5000, "backoffMaxMs": 1000, "colour": 1}})");
-  BOOST_REQUIRE(std::holds_alternative<std::vector<std::string>>(bad));
-  std::string all;
-  for (const auto &p : std::get<std::vector<std::string>>(bad)) {
-    all += p + "\n";
-  }
-  BOOST_TEST(all.find("$.rtmp.destinations[0].url") != std::string::npos, all);
-  BOOST_TEST(all.find("$.rtmp.destinations[1]") != std::string::npos, all);
-  BOOST_TEST(all.find("$.rtmp.audioRate") != std::string::npos, all);
-  BOOST_TEST(all.find("$.rtmp.backoffMaxMs") != std::string::npos, all);
-  BOOST_TEST(all.find("$.rtmp.colour") != std::string::npos, all);
-}
 
 BOOST_AUTO_TEST_CASE(vp8_stream_is_transcoded_once_for_two_destinations) {
   TempDir dir;
