@@ -9,6 +9,7 @@
 #pragma once
 
 #include "pipeline.h"
+#include "url.h"
 
 #include <cstdint>
 #include <functional>
@@ -48,9 +49,6 @@ struct DestinationInfo {
   uint64_t bytes_sent = 0;           // FLV bytes handed to the RTMP connection, all attempts
   uint64_t attempts = 0;
 };
-
-// Checks an RTMP URL; "" when usable, otherwise why not.
-std::string check_rtmp_url(const std::string &url);
 
 class RtmpEgress {
  public:
