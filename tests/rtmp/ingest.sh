@@ -74,7 +74,7 @@ watch_stream() {  # watch_stream NAME BFRAMES KEY-QUERY WHAT
   for _ in $(seq 150); do stream_up "$1" && break; sleep 0.1; done
   check "$4: stream up" 1 "$(truth "$(stream_up "$1" && echo 1)")"
   "$livepipe" whep-play "$base/whep/$1" --token "$(token play "$1")" --ice-address 127.0.0.1 \
-    --duration 6 >"$dir/view-$1.log" 2>&1
+    --duration 10 >"$dir/view-$1.log" 2>&1
   check "$4: viewer exit" 0 $?
   check "$4: viewer size" "320x240" "$(sed -n 's/^first frame after [0-9]* ms: //p' "$dir/view-$1.log")"
   local frames=$(sed -n 's/^frames decoded: //p' "$dir/view-$1.log")
@@ -102,6 +102,7 @@ wait "$serve"
 check "server stopped" 0 $?
 check "nginx stopped with it" 1 "$(truth "$(kill -0 "$new_pid" 2>/dev/null || echo 1)")"
 if ((failures)); then
+  for log in "$dir"/view-*.log; do echo "--- $log"; tail -8 "$log"; done
   echo "--- serve.log"; tail -40 "$dir/serve.log"
   exit 1
 fi
