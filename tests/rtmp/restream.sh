@@ -126,6 +126,13 @@ check "ffprobe reads H.264 and AAC from B ($probed)" 1 "$(enough_frames "$probed
 viewer=$!
 pids+=($viewer)
 for _ in $(seq 100); do grep -qs 'first frame' "$dir/view.log" && break; sleep 0.1; done
+# A stalled destination (its server frozen, the connection open) holds up
+# nobody: B keeps sending meanwhile.
+b_before=$(field $id_b .bytesSent)
+kill -STOP "$pid_a"
+sleep 4
+check "B sends while A is frozen" 1 "$(truth "$(( $(field $id_b .bytesSent) > b_before + 40000 ))")"
+kill -CONT "$pid_a"
 b_before=$(field $id_b .bytesSent)
 kill -KILL "$pid_a"
 wait "$pid_a" 2>/dev/null
