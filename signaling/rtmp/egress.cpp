@@ -34,6 +34,7 @@ struct Output {
   GstPtr<GstElement> audio;  // appsrc, null without audio
   std::atomic<uint64_t> bytes{0};
   std::atomic<uint64_t> buffers{0};
+  std::atomic<uint64_t> queued{0};  // buffers handed to the appsrcs
   std::mutex mutex;
   bool waiting_keyframe = true;
   GstClockTime base = GST_CLOCK_TIME_NONE;
@@ -81,6 +82,7 @@ struct Output {
     }
     // Never blocks: a full queue drops its oldest buffers (leaky-type).
     gst_app_src_push_buffer(GST_APP_SRC(src), copy);
+    queued.fetch_add(1, std::memory_order_relaxed);
   }
 };
 
@@ -285,7 +287,12 @@ struct RtmpEgress::Destination {
       state = "live";
     }
     if (live_since_us == 0 && now - started_us > options.connect_timeout_ms * 1000) {
-      post_fail("no connection after " + std::to_string(options.connect_timeout_ms / 1000) + " s");
+      // Say which side is missing: the RTMP server, or the stream's media.
+      post_fail(output->queued.load() == 0
+                    ? "no media from the stream within " +
+                          std::to_string(options.connect_timeout_ms / 1000) + " s"
+                    : "no connection after " + std::to_string(options.connect_timeout_ms / 1000) +
+                          " s");
       return false;
     }
     bool waiting = false;
