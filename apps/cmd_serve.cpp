@@ -4,6 +4,8 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "ingest.h"
+#include "restreams.h"
 #include "service.h"
 
 #include "cli.h"
@@ -14,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unistd.h>
 
@@ -32,6 +35,8 @@ void print_usage(FILE *out) {
                "  --config FILE      JSON configuration (docs/configuration.md)\n"
                "  --listen IP:PORT   listen address, overrides the config (port 0: any free)\n"
                "  --log-json         log one JSON object per line instead of text\n"
+               "  --rtmp-listen IP:PORT  take RTMP publishers there through a supervised\n"
+               "                     nginx-rtmp (docs/rtmp.md), overrides the config\n"
                "\n"
                "SIGINT or SIGTERM tells every peer, closes the sockets and exits with 0.\n"
                "Exit status: 0 stopped, 1 runtime error (e.g. address in use), 2 invalid\n"
@@ -59,6 +64,7 @@ gboolean on_signal(gpointer data) {
 int cmd_serve(int argc, char **argv) {
   std::string config_path;
   std::string listen;
+  std::string rtmp_listen;
   bool log_json = false;
   for (int i = 0; i < argc; ++i) {
     const char *arg = argv[i];
@@ -81,6 +87,12 @@ int cmd_serve(int argc, char **argv) {
         return kExitInvalid;
       }
       listen = v;
+    } else if (!std::strcmp(arg, "--rtmp-listen")) {
+      const char *v = value(arg);
+      if (!v) {
+        return kExitInvalid;
+      }
+      rtmp_listen = v;
     } else if (!std::strcmp(arg, "--log-json")) {
       log_json = true;
     } else if (!std::strcmp(arg, "-h") || !std::strcmp(arg, "--help")) {
@@ -111,6 +123,13 @@ int cmd_serve(int argc, char **argv) {
   if (!listen.empty() && !signaling::parse_listen(listen, &config.host, &config.port)) {
     std::fprintf(stderr, "livepipe serve: --listen %s is not IP:PORT (e.g. 127.0.0.1:8080)\n",
                  listen.c_str());
+    return kExitInvalid;
+  }
+
+  if (!rtmp_listen.empty() &&
+      !signaling::parse_listen(rtmp_listen, &config.rtmp.listen_host, &config.rtmp.listen_port)) {
+    std::fprintf(stderr, "livepipe serve: --rtmp-listen %s is not IP:PORT (e.g. 127.0.0.1:1935)\n",
+                 rtmp_listen.c_str());
     return kExitInvalid;
   }
 
@@ -145,11 +164,47 @@ int cmd_serve(int argc, char **argv) {
     media.ice_addresses = media_config.media.ice_addresses;
     signaling::media::MediaService streams(media_config, media, log);
     streams.install(server.soup_server());
+    server.add_admin_handler(
+        [&streams](SoupServerMessage *msg, const std::string &method, const std::string &path) {
+          return streams.handle_admin(msg, method, path);
+        });
     server.set_media_sessions(&streams);
     server.add_metrics([&streams] { return streams.metrics(); });
+    signaling::rtmp::RtmpService restreams(media_config, streams, log);
+    restreams.install(server);
+    std::unique_ptr<signaling::rtmp::RtmpIngest> ingest;
+    if (media_config.rtmp.listen_port > 0) {
+      signaling::rtmp::IngestOptions options;
+      options.host = media_config.rtmp.listen_host;
+      options.port = media_config.rtmp.listen_port;
+      std::string http_host = media_config.host == "0.0.0.0" || media_config.host == "::"
+                                  ? "127.0.0.1"
+                                  : media_config.host;
+      if (http_host.find(':') != std::string::npos) {
+        http_host = "[" + http_host + "]";
+      }
+      options.http_base = "http://" + http_host + ":" + std::to_string(server.port());
+      options.presets_dir = presets_dir();
+      options.keys = media_config.rtmp.keys;
+      ingest = std::make_unique<signaling::rtmp::RtmpIngest>(media_config, streams, log, options);
+      if (media_config.tls()) {
+        log.error("start-failed",
+                  {{"error", "RTMP ingest needs plain HTTP for nginx's callbacks"}});
+        g_main_loop_unref(loop);
+        return kExitInvalid;
+      }
+      if (!ingest->start(server.soup_server(), &error)) {
+        log.error("start-failed", {{"error", error}});
+        g_main_loop_unref(loop);
+        return kExitRuntime;
+      }
+    }
     std::printf("livepipe: serving %s\n", server.url().c_str());
     std::fflush(stdout);
     std::function<void()> stop = [&] {
+      if (ingest) {
+        ingest->stop();
+      }
       streams.end_all("server shutting down");
       server.shutdown([loop] { g_main_loop_quit(loop); });
     };

@@ -16,5 +16,6 @@ int cmd_record(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_whip_publish(int argc, char **argv);
 int cmd_whep_play(int argc, char **argv);
+int cmd_rtmp(int argc, char **argv);
 
 }  // namespace livepipe::apps

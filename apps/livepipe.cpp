@@ -27,6 +27,7 @@ constexpr Command kCommands[] = {
     {"whep-play", livepipe::apps::cmd_whep_play,
      "play a stream over WHEP, print timing and frames"},
     {"replay", livepipe::apps::cmd_replay, "clip a recording or turn it into HLS"},
+    {"rtmp", livepipe::apps::cmd_rtmp, "add, list or remove a stream's RTMP restreams"},
 };
 
 void print_usage(FILE *out) {

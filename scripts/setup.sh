@@ -19,7 +19,7 @@ packages=(
   # service libraries
   libsoup-3.0-dev libjson-glib-dev libsqlite3-dev glib-networking
   # tests
-  libboost-test-dev curl ffmpeg graphviz valgrind iproute2 procps psmisc
+  libboost-test-dev curl jq ffmpeg graphviz valgrind iproute2 procps psmisc
   nginx-light libnginx-mod-rtmp coturn chromium openssl
 )
 

@@ -176,6 +176,77 @@ void read_ice(Checker &c, JsonObject *ice, Config &config) {
   }
 }
 
+void read_rtmp(Checker &c, JsonObject *rtmp, RtmpSettings &settings) {
+  const std::string at = "$.rtmp";
+  c.only(rtmp, at,
+         {"destinations", "backoffInitialMs", "backoffMaxMs", "keyframeIntervalSeconds",
+          "videoBitrateKbps", "audioBitrate", "audioRate", "listen", "keys"});
+  if (json_object_has_member(rtmp, "listen")) {
+    std::string listen;
+    c.string(rtmp, at, "listen", &listen);
+    if (!listen.empty() && !parse_listen(listen, &settings.listen_host, &settings.listen_port)) {
+      c.problem(at + ".listen", "\"" + listen + "\" is not IP:PORT (e.g. 127.0.0.1:1935)");
+    }
+  }
+  if (json_object_has_member(rtmp, "keys")) {
+    JsonNode *keys = json_object_get_member(rtmp, "keys");
+    JsonArray *array = JSON_NODE_HOLDS_ARRAY(keys) ? json_node_get_array(keys) : nullptr;
+    for (guint i = 0; array && i < json_array_get_length(array); ++i) {
+      JsonNode *item = json_array_get_element(array, i);
+      if (!JSON_NODE_HOLDS_VALUE(item) || json_node_get_value_type(item) != G_TYPE_STRING ||
+          std::strlen(json_node_get_string(item)) < 8) {
+        c.problem(at + ".keys[" + std::to_string(i) + "]",
+                  "must be a string of 8 or more characters");
+        continue;
+      }
+      settings.keys.emplace_back(json_node_get_string(item));
+    }
+    if (!array) {
+      c.problem(at + ".keys", "must be an array of strings");
+    }
+  }
+  c.integer(rtmp, at, "backoffInitialMs", &settings.backoff_initial_ms, 100, 60000);
+  c.integer(rtmp, at, "backoffMaxMs", &settings.backoff_max_ms, 100, 3600000);
+  if (settings.backoff_max_ms < settings.backoff_initial_ms) {
+    c.problem(at + ".backoffMaxMs", "must be at least backoffInitialMs");
+  }
+  c.integer(rtmp, at, "keyframeIntervalSeconds", &settings.keyframe_interval_seconds, 1, 60);
+  c.integer(rtmp, at, "videoBitrateKbps", &settings.video_bitrate_kbps, 100, 100000);
+  c.integer(rtmp, at, "audioBitrate", &settings.audio_bitrate, 16000, 512000);
+  c.integer(rtmp, at, "audioRate", &settings.audio_rate, 8000, 96000);
+  if (settings.audio_rate != 44100 && settings.audio_rate != 48000) {
+    c.problem(at + ".audioRate", "must be 44100 or 48000");
+  }
+  if (!json_object_has_member(rtmp, "destinations")) {
+    return;
+  }
+  JsonNode *node = json_object_get_member(rtmp, "destinations");
+  if (!JSON_NODE_HOLDS_ARRAY(node)) {
+    c.problem(at + ".destinations", "must be an array of {\"stream\", \"url\"}");
+    return;
+  }
+  JsonArray *array = json_node_get_array(node);
+  for (guint i = 0; i < json_array_get_length(array); ++i) {
+    const std::string item_at = at + ".destinations[" + std::to_string(i) + "]";
+    JsonNode *item = json_array_get_element(array, i);
+    if (!JSON_NODE_HOLDS_OBJECT(item)) {
+      c.problem(item_at, "must be an object with stream and url");
+      continue;
+    }
+    JsonObject *object = json_node_get_object(item);
+    c.only(object, item_at, {"stream", "url"});
+    RtmpDestinationRule rule;
+    rule.stream = "*";
+    c.string(object, item_at, "stream", &rule.stream, false);
+    c.string(object, item_at, "url", &rule.url, false);
+    if (rule.url.rfind("rtmp://", 0) != 0 && rule.url.rfind("rtmps://", 0) != 0) {
+      c.problem(item_at + ".url", "must be an rtmp:// or rtmps:// URL");
+      continue;
+    }
+    settings.destinations.push_back(std::move(rule));
+  }
+}
+
 // json-glib puts the position in its message ("<data>:2:13: Parse error: ...")
 // and not always in the parser's accessors.
 std::string syntax_problem(const json::ParseError &error) {
@@ -312,8 +383,9 @@ ConfigResult parse_config(std::string_view text, const MediaCheck &check_media) 
   }
   Checker c;
   JsonObject *top = json_node_get_object(root.get());
-  c.only(top, "$",
-         {"listen", "tls", "auth", "ice", "limits", "keepalive", "web", "shutdown", "media"});
+  c.only(
+      top, "$",
+      {"listen", "tls", "auth", "ice", "limits", "keepalive", "web", "shutdown", "media", "rtmp"});
   if (json_object_has_member(top, "listen")) {
     std::string listen;
     c.string(top, "$", "listen", &listen);
@@ -418,6 +490,9 @@ ConfigResult parse_config(std::string_view text, const MediaCheck &check_media) 
     for (auto &problem : check_media(config.media)) {
       c.problems.push_back(std::move(problem));
     }
+  }
+  if (JsonObject *rtmp = c.object(top, "$", "rtmp")) {
+    read_rtmp(c, rtmp, config.rtmp);
   }
   if (!c.problems.empty()) {
     return c.problems;

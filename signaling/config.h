@@ -48,6 +48,25 @@ struct MediaSettings {
   std::string beauty_description = "webrtc-publish-beauty";
 };
 
+// RTMP restreams (docs/rtmp.md, "rtmp").
+struct RtmpDestinationRule {
+  std::string stream;  // a stream name, or "*" for every stream
+  std::string url;     // "{stream}" in it becomes the stream's name
+};
+struct RtmpSettings {
+  std::vector<RtmpDestinationRule> destinations;
+  int64_t backoff_initial_ms = 1000;
+  int64_t backoff_max_ms = 30000;
+  int64_t keyframe_interval_seconds = 2;
+  int64_t video_bitrate_kbps = 2500;
+  int64_t audio_bitrate = 128000;
+  int64_t audio_rate = 48000;
+  // Ingest: where the supervised nginx takes publishers; off when empty.
+  std::string listen_host;
+  int listen_port = 0;
+  std::vector<std::string> keys;  // stream keys accepted besides publish tokens
+};
+
 struct Config {
   std::string host = "127.0.0.1";
   int port = 8080;
@@ -62,6 +81,7 @@ struct Config {
   std::string web_root;  // empty: the page built into the binary
   int64_t shutdown_grace_ms = 1000;
   MediaSettings media;
+  RtmpSettings rtmp;
 
   bool tls() const { return !tls_cert.empty(); }
   bool turn_rest_enabled() const { return !turn_rest.secret.empty(); }

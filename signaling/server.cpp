@@ -106,6 +106,7 @@ struct Server::Impl {
   GResource *web = nullptr;
   std::vector<std::function<std::string()>> extra_metrics;
   MediaSessions *media = nullptr;
+  std::vector<Server::AdminHandler> admin_handlers;
 
   // Counters for /metrics.
   uint64_t connections_total = 0;
@@ -544,6 +545,11 @@ struct Server::Impl {
       soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, nullptr);
       return;
     }
+    for (const auto &handle : self->admin_handlers) {
+      if (handle(msg, method, route)) {
+        return;
+      }
+    }
     respond_error(msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
   }
 
@@ -757,6 +763,10 @@ void Server::set_media_sessions(MediaSessions *media) {
     s.apply(s.router.media_ended(session, reason));
   };
   media->set_events(std::move(events));
+}
+
+void Server::add_admin_handler(AdminHandler handle) {
+  impl_->admin_handlers.push_back(std::move(handle));
 }
 
 void Server::shutdown(std::function<void()> done) {

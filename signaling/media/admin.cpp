@@ -1,6 +1,5 @@
 #include "admin.h"
 
-#include "http_auth.h"
 #include "service.h"
 #include "util/json.h"
 
@@ -51,10 +50,6 @@ StreamsAdmin::StreamsAdmin(MediaService &service, const Config &config)
   });
 }
 
-void StreamsAdmin::install(SoupServer *server) {
-  soup_server_add_handler(server, "/api/v1/streams", handle, this, nullptr);
-}
-
 void StreamsAdmin::sample() {
   std::map<std::pair<std::string, int64_t>, std::deque<Sample>> kept;
   int64_t now = g_get_monotonic_time();
@@ -86,24 +81,34 @@ int64_t StreamsAdmin::bitrate_in(const Stream &stream) const {
   return static_cast<int64_t>(stream.bytes_in() * 8 / age);
 }
 
-void StreamsAdmin::handle(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
-                          gpointer data) {
-  auto *self = static_cast<StreamsAdmin *>(data);
-  if (authorize_admin(self->config_, msg, query) != AdminAuth::kAllowed) {
-    return;
+bool StreamsAdmin::handle(SoupServerMessage *msg, const std::string &method,
+                          const std::string &path) {
+  const std::string prefix = "/api/v1/streams";
+  if (path.rfind(prefix, 0) != 0) {
+    return false;
   }
-  std::string method = soup_server_message_get_method(msg);
-  std::string rest = path + strlen("/api/v1/streams");
+  std::string rest = path.substr(prefix.size());
   if (!rest.empty() && rest[0] != '/') {  // e.g. /api/v1/streamsfoo
-    respond_error(msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
-    return;
+    return false;
   }
   if (!rest.empty() && rest[0] == '/') {
     rest.erase(0, 1);
   }
-  // "", "{stream}" or "{stream}/viewers/{id}"
+  // "", "{stream}" or "{stream}/viewers/{id}"; other paths under a stream
+  // (its RTMP destinations, its recording) belong to other handlers.
   std::string name = rest.substr(0, rest.find('/'));
   std::string tail = rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/') + 1);
+  const std::string viewers_prefix = "viewers/";
+  if (!tail.empty() && tail.rfind(viewers_prefix, 0) != 0) {
+    return false;
+  }
+  handle(msg, method, name, tail);
+  return true;
+}
+
+void StreamsAdmin::handle(SoupServerMessage *msg, const std::string &method,
+                          const std::string &name, const std::string &tail) {
+  StreamsAdmin *self = this;
   auto summary = [self](const Stream &stream) {
     uint64_t bytes_out = 0;
     for (const auto &viewer : stream.viewers()) {
@@ -171,7 +176,7 @@ void StreamsAdmin::handle(SoupServer *, SoupServerMessage *msg, const char *path
     return;
   }
   const std::string viewers_prefix = "viewers/";
-  if (tail.rfind(viewers_prefix, 0) != 0 || tail.size() == viewers_prefix.size() ||
+  if (tail.size() == viewers_prefix.size() ||
       tail.find('/', viewers_prefix.size()) != std::string::npos) {
     respond_error(msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
     return;

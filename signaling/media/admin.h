@@ -24,16 +24,18 @@ class StreamsAdmin {
   StreamsAdmin(const StreamsAdmin &) = delete;
   StreamsAdmin &operator=(const StreamsAdmin &) = delete;
 
-  // Serves /api/v1/streams; more specific than the server's /api/v1 handler.
-  void install(SoupServer *server);
+  // Serves /api/v1/streams, /api/v1/streams/{stream} and
+  // /api/v1/streams/{stream}/viewers/{id} behind the server's admin token
+  // check (Server::add_admin_handler); false for any other path.
+  bool handle(SoupServerMessage *msg, const std::string &method, const std::string &path);
 
  private:
   struct Sample {
     int64_t mono_us = 0;
     uint64_t bytes_in = 0;
   };
-  static void handle(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *query,
-                     gpointer data);
+  void handle(SoupServerMessage *msg, const std::string &method, const std::string &name,
+              const std::string &tail);
   void sample();
   // Bits per second received over the last few seconds.
   int64_t bitrate_in(const Stream &stream) const;

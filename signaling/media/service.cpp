@@ -140,6 +140,7 @@ struct MediaService::Impl {
   DescriptionChooser chooser;
   std::unique_ptr<StreamsAdmin> admin;
   MediaSessions::Events ws_events;
+  std::vector<StreamHooks> hooks;
 
   Impl(const Config &c, MediaOptions o, Logger &l, std::unique_ptr<ViewerTransportFactory> t)
       : config(c),
@@ -423,6 +424,11 @@ struct MediaService::Impl {
       streams.erase(name);
       log.error("stream-failed", {{"stream", name}, {"error", *error}});
       return false;
+    }
+    for (const auto &h : hooks) {
+      if (h.started && !raw->ended()) {
+        h.started(*raw);
+      }
     }
     return true;
   }
@@ -775,6 +781,11 @@ struct MediaService::Impl {
     }
     std::unique_ptr<Stream> stream = std::move(it->second.stream);
     streams.erase(it);
+    for (const auto &h : hooks) {
+      if (h.ending) {
+        h.ending(*stream);
+      }
+    }
     drop_orphan_sessions(reason);
     log.info("stream-ended", {{"stream", name}, {"reason", reason}});
     stream.reset();
@@ -789,14 +800,88 @@ MediaService::~MediaService() {
   impl_->ws_events = {};
   *impl_->alive = false;
   impl_->sessions.clear();
+  for (auto &[name, entry] : impl_->streams) {
+    for (const auto &h : impl_->hooks) {
+      if (h.ending) {
+        h.ending(*entry.stream);
+      }
+    }
+  }
   impl_->streams.clear();
+}
+
+bool MediaService::add_source_stream(const std::string &name,
+                                     const std::filesystem::path &description,
+                                     const std::map<std::string, std::string> &params,
+                                     const OfferPlan &media, std::string *error) {
+  Impl &s = *impl_;
+  if (!valid_name(name)) {
+    *error = "a stream name has letters, digits, '-', '_' or '.'";
+    return false;
+  }
+  if (s.streams.count(name)) {
+    *error = "stream " + name + " already has a publisher";
+    return false;
+  }
+  if (static_cast<int64_t>(s.streams.size()) >= s.options.max_streams) {
+    *error = "the server has its maximum of streams";
+    return false;
+  }
+  StreamOptions stream_options;
+  stream_options.description = description;
+  stream_options.include_dirs = s.options.include_dirs;
+  stream_options.params = params;
+  stream_options.gather_timeout_ms = s.options.gather_timeout_ms;
+  stream_options.idle_timeout_seconds = s.options.idle_timeout_seconds;
+  stream_options.ice_addresses = s.options.ice_addresses;
+  Stream::Events events;
+  events.on_ended = [&s, name](const std::string &reason) { s.remove_stream(name, reason); };
+  events.on_viewer_closed = [&s](const std::string &, const std::string &) {
+    s.drop_orphan_sessions();
+  };
+  auto stream = std::make_unique<Stream>(name, stream_options, *s.transports, std::move(events));
+  if (!stream->start_source(media, error)) {
+    return false;
+  }
+  Stream *raw = stream.get();
+  s.streams[name] = Impl::Entry{std::move(stream), {}};
+  s.log.info("source-stream", {{"stream", name}});
+  for (const auto &h : s.hooks) {
+    if (h.started) {
+      h.started(*raw);
+    }
+  }
+  return true;
+}
+
+bool MediaService::end_stream(const std::string &name, const std::string &reason) {
+  auto it = impl_->streams.find(name);
+  if (it == impl_->streams.end()) {
+    return false;
+  }
+  it->second.stream->end(reason);
+  return true;
+}
+
+void MediaService::add_stream_hooks(StreamHooks hooks) {
+  impl_->hooks.push_back(std::move(hooks));
+}
+
+Stream *MediaService::find_stream(const std::string &name) const {
+  auto it = impl_->streams.find(name);
+  return it == impl_->streams.end() || it->second.stream->ended() ? nullptr
+                                                                  : it->second.stream.get();
 }
 
 void MediaService::install(SoupServer *server) {
   soup_server_add_handler(server, "/whip", Impl::handle, impl_.get(), nullptr);
   soup_server_add_handler(server, "/whep", Impl::handle, impl_.get(), nullptr);
   impl_->admin = std::make_unique<StreamsAdmin>(*this, impl_->config);
-  impl_->admin->install(server);
+}
+
+bool MediaService::handle_admin(SoupServerMessage *msg, const std::string &method,
+                                const std::string &path) {
+  return impl_->admin && impl_->admin->handle(msg, method, path);
 }
 
 void MediaService::set_events(Events events) {

@@ -13,6 +13,7 @@
 #include <libsoup/soup.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,6 +44,9 @@ class MediaService : public MediaSessions {
   MediaService &operator=(const MediaService &) = delete;
 
   void install(SoupServer *server);
+  // The streams admin API (/api/v1/streams...), for Server::add_admin_handler:
+  // false for paths that are not its own.
+  bool handle_admin(SoupServerMessage *msg, const std::string &method, const std::string &path);
   // Prometheus text for /metrics.
   std::string metrics() const;
   // Ends every stream (server shutdown).
@@ -68,6 +72,23 @@ class MediaService : public MediaSessions {
   bool end_stream(const std::string &name, const std::string &reason);
   // Ends one viewer's session, leaving the others alone; false when unknown.
   bool kick_viewer(const std::string &stream, const std::string &viewer);
+  // Outputs that live as long as a stream (RTMP restreams): `started` runs
+  // once its pipeline plays, `ending` just before it is destroyed.
+  struct StreamHooks {
+    std::function<void(Stream &)> started;
+    std::function<void(Stream &)> ending;
+  };
+  void add_stream_hooks(StreamHooks hooks);
+  // A stream whose source is inside `description` (an RTMP pull) rather than
+  // a WHIP publisher; viewers play it over WHEP like any other. False and
+  // `error` when the name is taken or the pipeline does not start.
+  bool add_source_stream(const std::string &name, const std::filesystem::path &description,
+                         const std::map<std::string, std::string> &params, const OfferPlan &media,
+                         std::string *error);
+  // Ends a stream and its viewers; false when there is none.
+  bool end_stream(const std::string &name, const std::string &reason);
+  // The stream called `name` (null when none or ended).
+  Stream *find_stream(const std::string &name) const;
 
  private:
   struct Impl;

@@ -242,6 +242,77 @@ bool Stream::start(const OfferPlan &publisher, Answerer::Done done, std::string 
   return true;
 }
 
+bool Stream::start_source(const OfferPlan &media, std::string *error) {
+  publisher_plan_ = media;
+  pipelines::Loader loader(options_.include_dirs);
+  pipelines::LoadOptions load;
+  load.params = options_.params;
+  auto loaded = loader.load_file(options_.description, load);
+  if (!loaded.ok()) {
+    *error = "the stream's description does not load: " + loaded.problems.front().to_string();
+    return false;
+  }
+  pipeline_ = std::move(loaded.pipeline);
+  for (const auto &m : media.media) {
+    if (!pipeline_->slot(slot_for(m.kind))) {
+      *error = std::string("the stream's description has no slot \"") + slot_for(m.kind) + "\"";
+      return false;
+    }
+  }
+  // Media in: what reaches the slots' tees.
+  for (const auto &m : media.media) {
+    GstPtr<GstPad> pad(
+        gst_element_get_static_pad(pipeline_->slot(slot_for(m.kind))->element(), "sink"));
+    gst_pad_add_probe(
+        pad.get(), GST_PAD_PROBE_TYPE_BUFFER,
+        [](GstPad *, GstPadProbeInfo *info, gpointer data) -> GstPadProbeReturn {
+          auto *self = static_cast<Stream *>(data);
+          self->bytes_in_.fetch_add(gst_buffer_get_size(GST_PAD_PROBE_INFO_BUFFER(info)),
+                                    std::memory_order_relaxed);
+          self->packets_in_.fetch_add(1, std::memory_order_relaxed);
+          self->last_media_us_.store(g_get_monotonic_time(), std::memory_order_relaxed);
+          return GST_PAD_PROBE_OK;
+        },
+        this, nullptr);
+  }
+  GstPtr<GstBus> bus(gst_pipeline_get_bus(GST_PIPELINE(pipeline_->element())));
+  bus_watch_ = gst_bus_add_watch(
+      bus.get(),
+      [](GstBus *, GstMessage *message, gpointer data) -> gboolean {
+        auto *self = static_cast<Stream *>(data);
+        if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ERROR) {
+          GError *gerror = nullptr;
+          gst_message_parse_error(message, &gerror, nullptr);
+          std::string text = gerror ? gerror->message : "pipeline error";
+          g_clear_error(&gerror);
+          self->end("the stream's source failed: " + text);
+        } else if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS) {
+          self->end("the stream's source ended");
+        }
+        return G_SOURCE_CONTINUE;
+      },
+      this);
+  if (gst_element_set_state(pipeline_->element(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    *error = "the stream's pipeline did not start";
+    return false;
+  }
+  publisher_state_ = "connected";
+  started_unix_ = g_get_real_time() / G_USEC_PER_SEC;
+  last_media_us_ = g_get_monotonic_time();
+  idle_timer_->source = add_timeout(g_main_context_get_thread_default(), 500, [this] {
+    const int64_t limit_s =
+        packets_in_.load(std::memory_order_relaxed) == 0
+            ? std::max<int64_t>(options_.idle_timeout_seconds, kConnectGraceSeconds)
+            : options_.idle_timeout_seconds;
+    if (g_get_monotonic_time() - last_media_us_.load() > limit_s * G_USEC_PER_SEC) {
+      end("no media from the source for " + std::to_string(limit_s) + " s");
+      return false;
+    }
+    return true;
+  });
+  return true;
+}
+
 void Stream::on_pad_added(GstPad *pad) {
   if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) {
     return;

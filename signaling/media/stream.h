@@ -54,6 +54,10 @@ class Stream {
   // Builds and starts the pipeline, then answers the publisher's offer.
   bool start(const OfferPlan &publisher, Answerer::Done done, std::string *error);
   void add_publisher_candidate(unsigned mline, const std::string &candidate);
+  // Starts a stream whose source is in the description itself (an RTMP pull):
+  // no publisher to answer; `media` says what its slots carry. It ends on the
+  // pipeline's EOS or error, or when no media comes for the idle timeout.
+  bool start_source(const OfferPlan &media, std::string *error);
 
   // Answers a viewer's offer; returns the viewer id ("" and `error` when the
   // viewer cannot be added).
@@ -84,6 +88,9 @@ class Stream {
   const std::string &publisher_state() const { return publisher_state_; }
   // Encoder elements in the stream's pipeline (the encode-once check).
   size_t encoder_count() const;
+  // The running pipeline, for outputs that attach to its slots (RTMP
+  // restreams); null before start().
+  pipelines::Pipeline *pipeline() const { return pipeline_.get(); }
 
  private:
   struct Viewer;
