@@ -918,20 +918,6 @@ std::vector<const Stream *> MediaService::streams() const {
   return out;
 }
 
-const Stream *MediaService::find_stream(const std::string &name) const {
-  auto it = impl_->streams.find(name);
-  return it == impl_->streams.end() ? nullptr : it->second.stream.get();
-}
-
-bool MediaService::end_stream(const std::string &name, const std::string &reason) {
-  auto it = impl_->streams.find(name);
-  if (it == impl_->streams.end()) {
-    return false;
-  }
-  it->second.stream->end(reason);
-  return true;
-}
-
 bool MediaService::kick_viewer(const std::string &stream, const std::string &viewer) {
   auto it = impl_->streams.find(stream);
   if (it == impl_->streams.end()) {

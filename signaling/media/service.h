@@ -67,9 +67,6 @@ class MediaService : public MediaSessions {
 
   // For the streams admin API (admin.cpp).
   std::vector<const Stream *> streams() const;
-  const Stream *find_stream(const std::string &name) const;
-  // Ends a stream and with it every viewer; false when there is none.
-  bool end_stream(const std::string &name, const std::string &reason);
   // Ends one viewer's session, leaving the others alone; false when unknown.
   bool kick_viewer(const std::string &stream, const std::string &viewer);
   // Outputs that live as long as a stream (RTMP restreams): `started` runs
