@@ -241,7 +241,8 @@ ConfigResult parse_config(std::string_view text) {
   Checker c;
   JsonObject *top = json_node_get_object(root.get());
   c.only(top, "$",
-         {"listen", "tls", "auth", "ice", "limits", "keepalive", "web", "shutdown", "media"});
+         {"listen", "tls", "auth", "ice", "limits", "keepalive", "web", "shutdown", "media",
+          "recording"});
   if (json_object_has_member(top, "listen")) {
     std::string listen;
     c.string(top, "$", "listen", &listen);
@@ -337,6 +338,9 @@ ConfigResult parse_config(std::string_view text) {
     c.integer(media, at, "idleTimeoutSeconds", &config.media.idle_timeout_seconds, 1, 86400);
     c.integer(media, at, "maxStreams", &config.media.max_streams, 1, 100000);
     c.integer(media, at, "maxViewersPerStream", &config.media.max_viewers_per_stream, 1, 100000);
+  }
+  if (JsonObject *recording = c.object(top, "$", "recording")) {
+    read_recording_settings(recording, "$.recording", &config.recording, &c.problems);
   }
   if (!c.problems.empty()) {
     return c.problems;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "messages.h"
+#include "recording/settings.h"
 
 #include <cstdint>
 #include <string>
@@ -50,6 +51,7 @@ struct Config {
   std::string web_root;  // empty: the page built into the binary
   int64_t shutdown_grace_ms = 1000;
   MediaSettings media;
+  RecordingSettings recording;
 
   bool tls() const { return !tls_cert.empty(); }
   bool turn_rest_enabled() const { return !turn_rest.secret.empty(); }
