@@ -3,6 +3,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "recording_service.h"
 #include "server.h"
 #include "service.h"
 
@@ -136,11 +137,21 @@ int cmd_serve(int argc, char **argv) {
     signaling::media::MediaService streams(media_config, media, log);
     streams.install(server.soup_server());
     server.add_metrics([&streams] { return streams.metrics(); });
+    // Recordings and replay jobs (recording.dir in the config).
+    signaling::recording::RecordingService recordings(media_config.recording, streams, log);
+    if (!recordings.open(&error)) {
+      log.error("start-failed", {{"error", error}});
+      g_main_loop_unref(loop);
+      return kExitRuntime;
+    }
+    recordings.install(server);
     std::printf("livepipe: serving %s\n", server.url().c_str());
     std::fflush(stdout);
     std::function<void()> stop = [&] {
-      streams.end_all("server shutting down");
-      server.shutdown([loop] { g_main_loop_quit(loop); });
+      recordings.shutdown([&] {
+        streams.end_all("server shutting down");
+        server.shutdown([loop] { g_main_loop_quit(loop); });
+      });
     };
     guint sigint = g_unix_signal_add(SIGINT, on_signal, &stop);
     guint sigterm = g_unix_signal_add(SIGTERM, on_signal, &stop);

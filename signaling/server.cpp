@@ -117,6 +117,7 @@ struct Server::Impl {
   int64_t started_mono_ms = 0;
   GResource *web = nullptr;
   std::vector<std::function<std::string()>> extra_metrics;
+  std::vector<AdminRoute> admin_routes;
 
   // Counters for /metrics.
   uint64_t connections_total = 0;
@@ -542,6 +543,11 @@ struct Server::Impl {
       soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, nullptr);
       return;
     }
+    for (const auto &extra : self->admin_routes) {
+      if (extra(msg, method, route, query)) {
+        return;
+      }
+    }
     respond_error(msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
   }
 
@@ -734,6 +740,10 @@ SoupServer *Server::soup_server() const {
 
 void Server::add_metrics(std::function<std::string()> text) {
   impl_->extra_metrics.push_back(std::move(text));
+}
+
+void Server::add_admin_route(AdminRoute route) {
+  impl_->admin_routes.push_back(std::move(route));
 }
 
 void Server::shutdown(std::function<void()> done) {

@@ -36,6 +36,12 @@ class Server {
   SoupServer *soup_server() const;
   // Adds Prometheus text to /metrics.
   void add_metrics(std::function<std::string()> text);
+  // Adds endpoints below /api/v1, behind the admin token check. `route` gets
+  // each request no built-in endpoint took (method, path, query may be null)
+  // and returns false when the path is not its own.
+  using AdminRoute = std::function<bool(SoupServerMessage *msg, const std::string &method,
+                                        const std::string &path, GHashTable *query)>;
+  void add_admin_route(AdminRoute route);
 
   // Tells every peer the server is going away, closes their sockets and stops
   // listening. `done` runs once every socket is closed or the grace period

@@ -481,6 +481,10 @@ bool wait_for(GstBus *bus, ClipState &state, const std::function<bool()> &stop_e
       state.options->progress(static_cast<double>(pos - state.start) /
                               static_cast<double>(state.end - state.start));
     }
+    if (state.options->cancelled && state.options->cancelled()) {
+      *error = "cancelled";
+      return false;
+    }
     if (!message) {
       if (stop_early && stop_early()) {
         return true;

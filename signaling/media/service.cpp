@@ -134,6 +134,7 @@ struct MediaService::Impl {
   uint64_t bytes_in_ended = 0;
   uint64_t bytes_out_ended = 0;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  std::vector<StreamHooks> hooks;
 
   Impl(const Config &c, MediaOptions o, Logger &l, std::unique_ptr<ViewerTransportFactory> t)
       : config(c), options(std::move(o)), log(l), transports(std::move(t)) {
@@ -372,6 +373,13 @@ struct MediaService::Impl {
           respond_created(pending->msg, "/whip/" + name + "/" + session_id, etag, answer, name);
           pending->resume();
           log.info("publishing", {{"stream", name}, {"session", session_id}});
+          if (auto it = streams.find(name); it != streams.end()) {
+            for (const auto &h : hooks) {
+              if (h.started) {
+                h.started(*it->second.stream);
+              }
+            }
+          }
         },
         &error);
     if (!started) {
@@ -556,6 +564,11 @@ struct MediaService::Impl {
     for (const auto &v : it->second.stream->viewers()) {
       bytes_out_ended += v.sent.bytes;
     }
+    for (const auto &h : hooks) {
+      if (h.ending) {
+        h.ending(*it->second.stream, reason);
+      }
+    }
     std::unique_ptr<Stream> stream = std::move(it->second.stream);
     streams.erase(it);
     drop_orphan_sessions();
@@ -577,6 +590,16 @@ MediaService::~MediaService() {
 void MediaService::install(SoupServer *server) {
   soup_server_add_handler(server, "/whip", Impl::handle, impl_.get(), nullptr);
   soup_server_add_handler(server, "/whep", Impl::handle, impl_.get(), nullptr);
+}
+
+Stream *MediaService::find_stream(const std::string &name) const {
+  auto it = impl_->streams.find(name);
+  return it == impl_->streams.end() || it->second.stream->ended() ? nullptr
+                                                                  : it->second.stream.get();
+}
+
+void MediaService::add_stream_hooks(StreamHooks hooks) {
+  impl_->hooks.push_back(std::move(hooks));
 }
 
 size_t MediaService::stream_count() const {

@@ -43,6 +43,17 @@ class MediaService {
   void end_all(const std::string &reason);
 
   size_t stream_count() const;
+  // The stream called `name` while it is being published, or null.
+  Stream *find_stream(const std::string &name) const;
+
+  // Outputs beside the viewers (recorders) follow streams through these:
+  // `started` once the publisher's session is set up, `ending` just before
+  // the stream is destroyed. Both run on the main context.
+  struct StreamHooks {
+    std::function<void(Stream &stream)> started;
+    std::function<void(Stream &stream, const std::string &reason)> ending;
+  };
+  void add_stream_hooks(StreamHooks hooks);
 
  private:
   struct Impl;

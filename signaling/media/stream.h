@@ -77,6 +77,11 @@ class Stream {
   uint64_t packets_in() const { return packets_in_.load(); }
   int64_t started_unix() const { return started_unix_; }
   const std::string &publisher_state() const { return publisher_state_; }
+  // A slot of the running description (outputs beside viewers attach there),
+  // or null.
+  std::shared_ptr<pipelines::Slot> slot(const std::string &name) const {
+    return pipeline_ ? pipeline_->slot_ptr(name) : nullptr;
+  }
 
  private:
   struct Viewer;

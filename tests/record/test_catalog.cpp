@@ -3,8 +3,8 @@
 #define BOOST_TEST_MODULE catalog
 #include <boost/test/unit_test.hpp>
 
-#include "api.h"
-#include "catalog.h"
+#include "recording_api.h"
+#include "recording_catalog.h"
 
 #include <glib/gstdio.h>
 

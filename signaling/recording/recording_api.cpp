@@ -1,4 +1,4 @@
-#include "api.h"
+#include "recording_api.h"
 
 #include <glib.h>
 

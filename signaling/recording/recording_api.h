@@ -3,7 +3,7 @@
 // crash), and the JSON the API returns. No sockets.
 #pragma once
 
-#include "catalog.h"
+#include "recording_catalog.h"
 #include "util/json.h"
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "catalog.h"
+#include "recording_catalog.h"
 
 #include <sqlite3.h>
 
