@@ -112,7 +112,9 @@ pids+=($viewer)
 two_segments() { api GET /api/v1/recordings/$first >/dev/null; (( $(json "$dir/body" 'd["segmentCount"]') >= 2 )); }
 wait_for 20 two_segments
 check "segments reach the catalog while recording" 0 $?
-check "stop" 202 "$(api DELETE /api/v1/streams/cam/recording)"
+# The CLI wrapper stops it.
+"$livepipe" recording --server "$base" --token "$admin" stop cam >"$dir/stop.json"
+check "livepipe recording stop" "0 True" "$? $(json "$dir/stop.json" 'd["stopping"]')"
 finished() { api GET /api/v1/recordings/$1 >/dev/null; [[ $(json "$dir/body" 'd["state"]') == finished ]]; }
 wait_for 15 finished "$first"
 check "stopped recording is finished" finished "$(json "$dir/body" 'd["state"]')"
@@ -125,8 +127,11 @@ check "all segments complete" True "$(json "$dir/first.json" 'all(s["complete"] 
 check "duration is the sum of the segments" True \
   "$(json "$dir/first.json" 'abs(d["duration"] - sum(s["duration"] for s in d["segments"])) < 0.01')"
 
-check "start again while publishing" 201 "$(api POST /api/v1/streams/cam/recording)"
-second=$(json "$dir/body" 'd["id"]')
+LIVEPIPE_TOKEN=$admin "$livepipe" recording --server "$base" start cam >"$dir/start.json"
+check "start again while publishing (livepipe recording start)" 0 $?
+second=$(json "$dir/start.json" 'd["id"]')
+"$livepipe" recording --server "$base" --token "$admin" start cam 2>"$dir/err"
+check "the CLI reports a refusal" "1 1" "$? $(grep -c 'already being recorded' "$dir/err")"
 check "a new recording" 1 "$(( second > first ))"
 
 # Instant replay of the last 3 s while the stream and the recording run.
@@ -178,7 +183,8 @@ check "a clip has no files/" 404 "$(api GET /api/v1/jobs/$clip/files/index.m3u8)
 check "delete a finished job" 204 "$(api DELETE /api/v1/jobs/$clip)"
 check "deleted job is gone" 404 "$(api GET /api/v1/jobs/$clip)"
 check "its file too" 1 "$([[ ! -e $data/jobs/$clip ]] && echo 1 || echo 0)"
-check "filter by stream" 2 "$(api GET '/api/v1/recordings?stream=cam' >/dev/null; json "$dir/body" 'len(d["recordings"])')"
+"$livepipe" recording --server "$base" --token "$admin" list --stream cam >"$dir/list.json"
+check "filter by stream (livepipe recording list)" 2 "$(json "$dir/list.json" 'len(d["recordings"])')"
 check "filter by state" "[$second]" "$(api GET '/api/v1/recordings?state=recording' >/dev/null; json "$dir/body" '[r["id"] for r in d["recordings"]]')"
 
 # kill -9 while recording: after a restart the recording is "interrupted"
