@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "recording_api.h"
+#include "config.h"
 #include "recording_catalog.h"
 
 #include <glib/gstdio.h>
@@ -274,4 +275,40 @@ BOOST_AUTO_TEST_CASE(replies) {
   text = livepipe::json::to_string(job_json(j).get());
   BOOST_TEST(text.find(R"("url":"/api/v1/jobs/9/output")") != std::string::npos, text);
   BOOST_TEST(text.find(R"("result":{"duration":2.5})") != std::string::npos, text);
+}
+
+BOOST_AUTO_TEST_CASE(recording_settings_in_the_config) {
+  using livepipe::signaling::Config;
+  auto loaded = livepipe::signaling::parse_config(
+      R"({"recording": {"dir": "/var/lib/livepipe", "streams": ["cam-*", "door"],
+          "segmentSeconds": 10, "fragmentMs": 250, "format": "mkv", "maxConcurrentJobs": 3,
+          "maxInstantReplaySeconds": 60}})");
+  BOOST_TEST_REQUIRE(std::holds_alternative<Config>(loaded));
+  const auto &r = std::get<Config>(loaded).recording;
+  BOOST_TEST(r.enabled());
+  BOOST_TEST(r.segment_seconds == 10);
+  BOOST_TEST(r.fragment_ms == 250);
+  BOOST_TEST(r.format == "mkv");
+  BOOST_TEST(r.max_concurrent_jobs == 3);
+  BOOST_TEST(r.max_instant_replay_seconds == 60);
+  BOOST_TEST(r.records_from_start("cam-1"));
+  BOOST_TEST(r.records_from_start("door"));
+  BOOST_TEST(!r.records_from_start("doors"));
+  BOOST_TEST(!std::get<Config>(livepipe::signaling::parse_config("{}")).recording.enabled());
+
+  auto bad = livepipe::signaling::parse_config(
+      R"({"recording": {"streams": ["cam"], "format": "avi", "segmentSeconds": 0,
+          "maxConcurrentJobs": 1000, "dir": "", "colour": 1}})");
+  BOOST_TEST_REQUIRE(std::holds_alternative<std::vector<std::string>>(bad));
+  std::string all;
+  for (const auto &p : std::get<std::vector<std::string>>(bad)) {
+    all += p + "\n";
+  }
+  for (const char *want :
+       {"$.recording.colour: unknown setting", "$.recording.format: must be \"mp4\" or \"mkv\"",
+        "$.recording.segmentSeconds: must be an integer", "$.recording.maxConcurrentJobs",
+        "$.recording.dir: must be a non-empty string",
+        "$.recording.streams: needs recording.dir"}) {
+    BOOST_TEST(all.find(want) != std::string::npos, want << " in\n" << all);
+  }
 }
