@@ -3,6 +3,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "recording_service.h"
 #include "server.h"
 #include "ingest.h"
 #include "restreams.h"
@@ -164,12 +165,21 @@ int cmd_serve(int argc, char **argv) {
     media.ice_addresses = media_config.media.ice_addresses;
     signaling::media::MediaService streams(media_config, media, log);
     streams.install(server.soup_server());
-    server.add_admin_handler(
-        [&streams](SoupServerMessage *msg, const std::string &method, const std::string &path) {
+    server.add_admin_route(
+        [&streams](SoupServerMessage *msg, const std::string &method, const std::string &path,
+             GHashTable *) {
           return streams.handle_admin(msg, method, path);
         });
     server.set_media_sessions(&streams);
     server.add_metrics([&streams] { return streams.metrics(); });
+    // Recordings and replay jobs (recording.dir in the config).
+    signaling::recording::RecordingService recordings(media_config.recording, streams, log);
+    if (!recordings.open(&error)) {
+      log.error("start-failed", {{"error", error}});
+      g_main_loop_unref(loop);
+      return kExitRuntime;
+    }
+    recordings.install(server);
     signaling::rtmp::RtmpService restreams(media_config, streams, log);
     restreams.install(server);
     std::unique_ptr<signaling::rtmp::RtmpIngest> ingest;
@@ -205,8 +215,10 @@ int cmd_serve(int argc, char **argv) {
       if (ingest) {
         ingest->stop();
       }
-      streams.end_all("server shutting down");
-      server.shutdown([loop] { g_main_loop_quit(loop); });
+      recordings.shutdown([&] {
+        streams.end_all("server shutting down");
+        server.shutdown([loop] { g_main_loop_quit(loop); });
+      });
     };
     guint sigint = g_unix_signal_add(SIGINT, on_signal, &stop);
     guint sigterm = g_unix_signal_add(SIGTERM, on_signal, &stop);

@@ -14,6 +14,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_recording(int argc, char **argv);
 int cmd_whip_publish(int argc, char **argv);
 int cmd_whep_play(int argc, char **argv);
 int cmd_rtmp(int argc, char **argv);

@@ -27,6 +27,8 @@ constexpr Command kCommands[] = {
     {"whep-play", livepipe::apps::cmd_whep_play,
      "play a stream over WHEP, print timing and frames"},
     {"replay", livepipe::apps::cmd_replay, "clip a recording or turn it into HLS"},
+    {"recording", livepipe::apps::cmd_recording,
+     "start and stop recordings and run replay jobs in a running service"},
     {"rtmp", livepipe::apps::cmd_rtmp, "add, list or remove a stream's RTMP restreams"},
 };
 

@@ -383,9 +383,9 @@ ConfigResult parse_config(std::string_view text, const MediaCheck &check_media) 
   }
   Checker c;
   JsonObject *top = json_node_get_object(root.get());
-  c.only(
-      top, "$",
-      {"listen", "tls", "auth", "ice", "limits", "keepalive", "web", "shutdown", "media", "rtmp"});
+  c.only(top, "$",
+         {"listen", "tls", "auth", "ice", "limits", "keepalive", "web", "shutdown", "media", "rtmp",
+          "recording"});
   if (json_object_has_member(top, "listen")) {
     std::string listen;
     c.string(top, "$", "listen", &listen);
@@ -493,6 +493,9 @@ ConfigResult parse_config(std::string_view text, const MediaCheck &check_media) 
   }
   if (JsonObject *rtmp = c.object(top, "$", "rtmp")) {
     read_rtmp(c, rtmp, config.rtmp);
+  }
+  if (JsonObject *recording = c.object(top, "$", "recording")) {
+    read_recording_settings(recording, "$.recording", &config.recording, &c.problems);
   }
   if (!c.problems.empty()) {
     return c.problems;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "messages.h"
+#include "recording/settings.h"
 
 #include <cstdint>
 #include <functional>
@@ -82,6 +83,7 @@ struct Config {
   int64_t shutdown_grace_ms = 1000;
   MediaSettings media;
   RtmpSettings rtmp;
+  RecordingSettings recording;
 
   bool tls() const { return !tls_cert.empty(); }
   bool turn_rest_enabled() const { return !turn_rest.secret.empty(); }

@@ -106,7 +106,7 @@ struct Server::Impl {
   GResource *web = nullptr;
   std::vector<std::function<std::string()>> extra_metrics;
   MediaSessions *media = nullptr;
-  std::vector<Server::AdminHandler> admin_handlers;
+  std::vector<AdminRoute> admin_routes;
 
   // Counters for /metrics.
   uint64_t connections_total = 0;
@@ -545,8 +545,8 @@ struct Server::Impl {
       soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, nullptr);
       return;
     }
-    for (const auto &handle : self->admin_handlers) {
-      if (handle(msg, method, route)) {
+    for (const auto &extra : self->admin_routes) {
+      if (extra(msg, method, route, query)) {
         return;
       }
     }
@@ -765,8 +765,8 @@ void Server::set_media_sessions(MediaSessions *media) {
   media->set_events(std::move(events));
 }
 
-void Server::add_admin_handler(AdminHandler handle) {
-  impl_->admin_handlers.push_back(std::move(handle));
+void Server::add_admin_route(AdminRoute route) {
+  impl_->admin_routes.push_back(std::move(route));
 }
 
 void Server::shutdown(std::function<void()> done) {

@@ -40,11 +40,12 @@ class Server {
   // Where protocol v1's publish and play go; without it they are refused
   // with media-unavailable. `media` must outlive the server.
   void set_media_sessions(MediaSessions *media);
-  // Adds endpoints under /api/v1 behind the admin token check: `handle`
-  // returns false for paths that are not its own.
-  using AdminHandler = std::function<bool(SoupServerMessage *msg, const std::string &method,
-                                          const std::string &path)>;
-  void add_admin_handler(AdminHandler handle);
+  // Adds endpoints below /api/v1, behind the admin token check. `route` gets
+  // each request no built-in endpoint took (method, path, query may be null)
+  // and returns false when the path is not its own.
+  using AdminRoute = std::function<bool(SoupServerMessage *msg, const std::string &method,
+                                        const std::string &path, GHashTable *query)>;
+  void add_admin_route(AdminRoute route);
 
   // Tells every peer the server is going away, closes their sockets and stops
   // listening. `done` runs once every socket is closed or the grace period

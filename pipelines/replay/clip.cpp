@@ -207,6 +207,20 @@ void on_audio(ClipState &state, GstBuffer *buffer) {
   state.pending_audio.push_back(to_recording_time(state, buffer));
 }
 
+// Segments hold the same codec configuration when their caps agree on all but
+// the frame rate, which the demuxer estimates from each segment's timestamps
+// (jittery in a recording of a live WebRTC stream).
+bool same_codec(GstCaps *a, GstCaps *b) {
+  MiniPtr<GstCaps> x(gst_caps_copy(a));
+  MiniPtr<GstCaps> y(gst_caps_copy(b));
+  for (GstCaps *caps : {x.get(), y.get()}) {
+    for (guint i = 0; i < gst_caps_get_size(caps); ++i) {
+      gst_structure_remove_fields(gst_caps_get_structure(caps, i), "framerate", nullptr);
+    }
+  }
+  return gst_caps_is_equal(x.get(), y.get());
+}
+
 struct PadBinding {
   ClipState *state;
   bool video;
@@ -222,7 +236,7 @@ GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer 
     binding->checked = true;
     MiniPtr<GstCaps> caps(gst_pad_get_current_caps(pad));
     GstCaps *expected = binding->video ? state.video_caps : state.audio_caps;
-    if (!caps || !expected || !gst_caps_is_equal(expected, caps.get())) {
+    if (!caps || !expected || !same_codec(expected, caps.get())) {
       state.error =
           "the recording's codec parameters change inside the range (a restarted encoder); "
           "clip the parts before and after the change separately";
@@ -480,6 +494,10 @@ bool wait_for(GstBus *bus, ClipState &state, const std::function<bool()> &stop_e
       uint64_t pos = std::clamp<uint64_t>(state.position.load(), state.start, state.end);
       state.options->progress(static_cast<double>(pos - state.start) /
                               static_cast<double>(state.end - state.start));
+    }
+    if (state.options->cancelled && state.options->cancelled()) {
+      *error = "cancelled";
+      return false;
     }
     if (!message) {
       if (stop_early && stop_early()) {

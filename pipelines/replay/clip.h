@@ -19,6 +19,7 @@ struct ClipOptions {
   bool accurate = false;
   std::string output;  // the MP4 file to write
   Progress progress;
+  Cancelled cancelled;
 };
 
 struct ClipResult {

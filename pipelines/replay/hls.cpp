@@ -147,6 +147,10 @@ bool make_hls(const Recording &recording, const HlsOptions &options, HlsResult *
   double total_seconds = 0;
   bool first_segment = true;
   for (const auto &segment : recording.manifest.segments) {
+    if (options.cancelled && options.cancelled()) {
+      *error = "cancelled";
+      return false;
+    }
     std::string source = recording.segment_path(segment);
     int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
     if (in < 0) {
@@ -187,6 +191,10 @@ bool make_hls(const Recording &recording, const HlsOptions &options, HlsResult *
     size_t i = 0;
     size_t part = 0;
     while (i < index.fragments.size()) {
+      if (options.cancelled && options.cancelled()) {
+        *error = "cancelled";
+        return false;
+      }
       std::string name =
           "seg-" + std::to_string(segment.index) + "-" + std::to_string(part++) + ".m4s";
       std::string path = (fs::path(options.directory) / name).string();

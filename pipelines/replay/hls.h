@@ -14,6 +14,7 @@ struct HlsOptions {
   std::string playlist = "index.m3u8";
   double target_duration = 4.0;  // seconds; segments start on keyframes
   Progress progress;
+  Cancelled cancelled;
 };
 
 struct HlsResult {

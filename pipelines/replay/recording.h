@@ -23,5 +23,8 @@ std::optional<Recording> load_recording(const std::string &path, std::string *er
 
 // Reports progress in [0, 1]; long jobs call it at least once a second.
 using Progress = std::function<void(double fraction)>;
+// Polled by long jobs (at least once a second); true stops the job, which
+// then fails with the error "cancelled".
+using Cancelled = std::function<bool()>;
 
 }  // namespace livepipe::replay

@@ -26,7 +26,7 @@ class StreamsAdmin {
 
   // Serves /api/v1/streams, /api/v1/streams/{stream} and
   // /api/v1/streams/{stream}/viewers/{id} behind the server's admin token
-  // check (Server::add_admin_handler); false for any other path.
+  // check (Server::add_admin_route); false for any other path.
   bool handle(SoupServerMessage *msg, const std::string &method, const std::string &path);
 
  private:

@@ -779,13 +779,13 @@ struct MediaService::Impl {
     for (const auto &v : it->second.stream->viewers()) {
       bytes_out_ended += v.sent.bytes;
     }
-    std::unique_ptr<Stream> stream = std::move(it->second.stream);
-    streams.erase(it);
     for (const auto &h : hooks) {
       if (h.ending) {
-        h.ending(*stream);
+        h.ending(*it->second.stream, reason);
       }
     }
+    std::unique_ptr<Stream> stream = std::move(it->second.stream);
+    streams.erase(it);
     drop_orphan_sessions(reason);
     log.info("stream-ended", {{"stream", name}, {"reason", reason}});
     stream.reset();
@@ -803,7 +803,7 @@ MediaService::~MediaService() {
   for (auto &[name, entry] : impl_->streams) {
     for (const auto &h : impl_->hooks) {
       if (h.ending) {
-        h.ending(*entry.stream);
+        h.ending(*entry.stream, "server shutting down");
       }
     }
   }

@@ -44,7 +44,7 @@ class MediaService : public MediaSessions {
   MediaService &operator=(const MediaService &) = delete;
 
   void install(SoupServer *server);
-  // The streams admin API (/api/v1/streams...), for Server::add_admin_handler:
+  // The streams admin API (/api/v1/streams...), for Server::add_admin_route:
   // false for paths that are not its own.
   bool handle_admin(SoupServerMessage *msg, const std::string &method, const std::string &path);
   // Prometheus text for /metrics.
@@ -53,6 +53,18 @@ class MediaService : public MediaSessions {
   void end_all(const std::string &reason);
 
   size_t stream_count() const;
+  // The stream called `name` while it is being published, or null.
+  Stream *find_stream(const std::string &name) const;
+
+  // Outputs beside the viewers (recorders, RTMP restreams) follow streams
+  // through these: `started` once the stream's pipeline runs (its slots
+  // exist; media follows when the publisher connects), `ending` just before
+  // the stream is destroyed. Both run on the main context.
+  struct StreamHooks {
+    std::function<void(Stream &stream)> started;
+    std::function<void(Stream &stream, const std::string &reason)> ending;
+  };
+  void add_stream_hooks(StreamHooks hooks);
 
   // Sessions started over the WebSocket protocol (Server::set_media_sessions):
   // the same streams as WHIP and WHEP.
@@ -69,13 +81,6 @@ class MediaService : public MediaSessions {
   std::vector<const Stream *> streams() const;
   // Ends one viewer's session, leaving the others alone; false when unknown.
   bool kick_viewer(const std::string &stream, const std::string &viewer);
-  // Outputs that live as long as a stream (RTMP restreams): `started` runs
-  // once its pipeline plays, `ending` just before it is destroyed.
-  struct StreamHooks {
-    std::function<void(Stream &)> started;
-    std::function<void(Stream &)> ending;
-  };
-  void add_stream_hooks(StreamHooks hooks);
   // A stream whose source is inside `description` (an RTMP pull) rather than
   // a WHIP publisher; viewers play it over WHEP like any other. False and
   // `error` when the name is taken or the pipeline does not start.
@@ -84,8 +89,6 @@ class MediaService : public MediaSessions {
                          std::string *error);
   // Ends a stream and its viewers; false when there is none.
   bool end_stream(const std::string &name, const std::string &reason);
-  // The stream called `name` (null when none or ended).
-  Stream *find_stream(const std::string &name) const;
 
  private:
   struct Impl;

@@ -91,6 +91,11 @@ class Stream {
   // The running pipeline, for outputs that attach to its slots (RTMP
   // restreams); null before start().
   pipelines::Pipeline *pipeline() const { return pipeline_.get(); }
+  // A slot of the running description (outputs beside viewers attach there),
+  // or null.
+  std::shared_ptr<pipelines::Slot> slot(const std::string &name) const {
+    return pipeline_ ? pipeline_->slot_ptr(name) : nullptr;
+  }
 
  private:
   struct Viewer;

@@ -71,7 +71,7 @@ RtmpService::RtmpService(const Config &config, media::MediaService &media, Logge
                                stream_started(stream);
                              }
                            },
-                           [this, weak](media::Stream &stream) {
+                           [this, weak](media::Stream &stream, const std::string &) {
                              if (weak.lock()) {
                                stream_ending(stream);
                              }
@@ -84,8 +84,9 @@ RtmpService::~RtmpService() {
 }
 
 void RtmpService::install(Server &server) {
-  server.add_admin_handler(
-      [this](SoupServerMessage *msg, const std::string &method, const std::string &path) {
+  server.add_admin_route(
+      [this](SoupServerMessage *msg, const std::string &method, const std::string &path,
+             GHashTable *) {
         return handle_admin(msg, method, path);
       });
   server.add_metrics([this] { return metrics(); });

@@ -271,8 +271,9 @@ struct Service {
     options.ice_addresses = {"127.0.0.1"};
     media = std::make_unique<media::MediaService>(media_config, options, log);
     media->install(server->soup_server());
-    server->add_admin_handler(
-        [this](SoupServerMessage *msg, const std::string &method, const std::string &path) {
+    server->add_admin_route(
+        [this](SoupServerMessage *msg, const std::string &method, const std::string &path,
+             GHashTable *) {
           return media && media->handle_admin(msg, method, path);
         });
     server->set_media_sessions(media.get());

@@ -14,7 +14,7 @@ case $1 in
     cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DLIVEPIPE_FUZZ=ON \
       -DLIVEPIPE_BENCH=OFF >/dev/null
-    cmake --build "$build" --target fuzz_record_paths fuzz_record_mp4 fuzz_record_manifest \
+    cmake --build "$build" --target fuzz_record_paths fuzz_record_mp4 fuzz_record_manifest fuzz_record_api \
       >/dev/null
     ;;
   run)

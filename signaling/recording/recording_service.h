@@ -1,0 +1,40 @@
+// Recordings and replay jobs in `livepipe serve` (docs/recording.md): the
+// catalog, a recorder per recorded stream, the job runner, and the admin
+// endpoints /api/v1/recordings, /api/v1/jobs and
+// /api/v1/streams/{stream}/recording|instant-replay. Runs on the main context.
+#pragma once
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "service.h"
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace livepipe::signaling::recording {
+
+class RecordingService {
+ public:
+  RecordingService(const RecordingSettings &settings, media::MediaService &media, Logger &log);
+  ~RecordingService();
+  RecordingService(const RecordingService &) = delete;
+  RecordingService &operator=(const RecordingService &) = delete;
+
+  // Opens the catalog and recovers from an earlier run (recordings left
+  // "recording" become "interrupted", running jobs "failed"; queued jobs
+  // run). Does nothing when recording is off (no recording.dir).
+  bool open(std::string *error);
+  // Adds the admin endpoints and follows the media service's streams.
+  void install(Server &server);
+  // Finishes every recording's open segment, then calls `done` (at most
+  // after a few seconds).
+  void shutdown(std::function<void()> done);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace livepipe::signaling::recording
