@@ -167,9 +167,7 @@ int cmd_serve(int argc, char **argv) {
     streams.install(server.soup_server());
     server.add_admin_route(
         [&streams](SoupServerMessage *msg, const std::string &method, const std::string &path,
-             GHashTable *) {
-          return streams.handle_admin(msg, method, path);
-        });
+                   GHashTable *) { return streams.handle_admin(msg, method, path); });
     server.set_media_sessions(&streams);
     server.add_metrics([&streams] { return streams.metrics(); });
     // Recordings and replay jobs (recording.dir in the config).

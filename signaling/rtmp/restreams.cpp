@@ -84,11 +84,9 @@ RtmpService::~RtmpService() {
 }
 
 void RtmpService::install(Server &server) {
-  server.add_admin_route(
-      [this](SoupServerMessage *msg, const std::string &method, const std::string &path,
-             GHashTable *) {
-        return handle_admin(msg, method, path);
-      });
+  server.add_admin_route([this](SoupServerMessage *msg, const std::string &method,
+                                const std::string &path,
+                                GHashTable *) { return handle_admin(msg, method, path); });
   server.add_metrics([this] { return metrics(); });
 }
 

@@ -273,9 +273,7 @@ struct Service {
     media->install(server->soup_server());
     server->add_admin_route(
         [this](SoupServerMessage *msg, const std::string &method, const std::string &path,
-             GHashTable *) {
-          return media && media->handle_admin(msg, method, path);
-        });
+               GHashTable *) { return media && media->handle_admin(msg, method, path); });
     server->set_media_sessions(media.get());
   }
   ~Service() {
