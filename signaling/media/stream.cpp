@@ -188,13 +188,7 @@ bool Stream::start(const OfferPlan &publisher, Answerer::Done done, std::string 
       return false;
     }
   }
-  if (const ChosenMedia *video = publisher.find("video")) {
-    viewer_video_codecs_ = rtp_codecs_into(pipeline_->slot("video-rtp")->element());
-    // A description that forwards its publisher's RTP type as it is.
-    if (viewer_video_codecs_.size() != 1) {
-      viewer_video_codecs_ = {video->codec};
-    }
-  }
+  set_viewer_video_codecs();
   add_ice_addresses(webrtc, options_.ice_addresses);
   pad_added_ = g_signal_connect(webrtc, "pad-added",
                                 G_CALLBACK(+[](GstElement *, GstPad *pad, gpointer data) {
@@ -259,6 +253,7 @@ bool Stream::start_source(const OfferPlan &media, std::string *error) {
       return false;
     }
   }
+  set_viewer_video_codecs();
   // Media in: what reaches the slots' tees.
   for (const auto &m : media.media) {
     GstPtr<GstPad> pad(
@@ -360,6 +355,18 @@ std::optional<IceParams> Stream::restart_viewer_ice(const std::string &viewer,
     return std::nullopt;
   }
   return it->second->transport->restart_ice(remote, error);
+}
+
+void Stream::set_viewer_video_codecs() {
+  const ChosenMedia *video = publisher_plan_.find("video");
+  if (!video || !pipeline_->slot("video-rtp")) {
+    return;
+  }
+  viewer_video_codecs_ = rtp_codecs_into(pipeline_->slot("video-rtp")->element());
+  // A description that forwards its publisher's RTP type as it is.
+  if (viewer_video_codecs_.size() != 1) {
+    viewer_video_codecs_ = {video->codec};
+  }
 }
 
 std::vector<Codec> Stream::video_codecs() const {

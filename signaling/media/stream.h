@@ -102,6 +102,9 @@ class Stream {
   void on_publisher_state(const std::string &state);
   void on_pad_added(GstPad *pad);
   void request_keyframe();
+  // What viewers get: the caps of the video-rtp slot's input when the
+  // description fixes them (a processed stream), else the source's codec.
+  void set_viewer_video_codecs();
 
   std::string name_;
   StreamOptions options_;

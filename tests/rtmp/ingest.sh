@@ -52,7 +52,9 @@ stream_up() {  # the admin API knows the stream
 publish() {  # publish STREAM KEY-QUERY BFRAMES SECONDS
   local x264=(-preset veryfast -bf "$3")
   [[ $3 == 0 ]] && x264=(-preset ultrafast -tune zerolatency -bf 0)
-  ffmpeg -hide_banner -loglevel error -re -f lavfi -i testsrc2=size=320x240:rate=30 \
+  # exec: run in the background, $! is ffmpeg itself, so killing it ends the
+  # publish (not only the subshell around it).
+  exec ffmpeg -hide_banner -loglevel error -re -f lavfi -i testsrc2=size=320x240:rate=30 \
     -f lavfi -i sine=frequency=440:sample_rate=44100 -c:v libx264 "${x264[@]}" -g 30 \
     -pix_fmt yuv420p -c:a aac -b:a 96k -t "$4" -f flv \
     "rtmp://127.0.0.1:$rtmp_port/live/$1?$2" >"$dir/ffmpeg-$1.log" 2>&1
