@@ -171,6 +171,28 @@ wait "$publisher"
 for _ in $(seq 50); do [[ $(api "$base/api/v1/streams/cam/rtmp") == 404 ]] && break; sleep 0.1; done
 check "destinations end with the stream" 404 "$(api "$base/api/v1/streams/cam/rtmp")"
 
+# A VP8 publisher (what browsers send): the restream is H.264 + AAC, encoded once.
+"$livepipe" whip-publish "$base/whip/vp8cam" --codec vp8 --token "$(token publish vp8cam)" \
+  --ice-address 127.0.0.1 --size 320x240 --duration 60 >"$dir/pub-vp8.log" 2>&1 &
+vp8_publisher=$!
+pids+=($vp8_publisher)
+for _ in $(seq 100); do grep -qs '^session ' "$dir/pub-vp8.log" && break; sleep 0.1; done
+vp8_id=$(curl -s -H "Authorization: Bearer $admin" -X POST \
+  --data "{\"url\": \"rtmp://127.0.0.1:$port_a/live/vp8cam\"}" \
+  "$base/api/v1/streams/vp8cam/rtmp" | jq -r .id)
+check "VP8 stream: destination added" 1 "$(truth "$([[ -n $vp8_id && $vp8_id != null ]] && echo 1)")"
+for _ in $(seq 200); do
+  [[ $(curl -s -H "Authorization: Bearer $admin" "$base/api/v1/streams/vp8cam/rtmp" |
+       jq -r '.destinations[0].state') == live ]] && break
+  sleep 0.1
+done
+check "VP8 stream: transcoded" true \
+  "$(curl -s -H "Authorization: Bearer $admin" "$base/api/v1/streams/vp8cam/rtmp" | jq -r .videoTranscoded)"
+probed=$(probe "rtmp://127.0.0.1:$port_a/live/vp8cam")
+check "VP8 stream: ffprobe reads H.264 and AAC ($probed)" 1 "$(enough_frames "$probed")"
+kill -INT "$vp8_publisher"
+wait "$vp8_publisher"
+
 kill -INT "$serve"
 wait "$serve"
 check "server stopped" 0 $?
