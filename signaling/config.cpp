@@ -385,7 +385,7 @@ ConfigResult parse_config(std::string_view text, const MediaCheck &check_media) 
   JsonObject *top = json_node_get_object(root.get());
   c.only(top, "$",
          {"listen", "tls", "auth", "ice", "limits", "keepalive", "web", "shutdown", "media", "rtmp",
-          "recording"});
+          "recording", "hooks"});
   if (json_object_has_member(top, "listen")) {
     std::string listen;
     c.string(top, "$", "listen", &listen);
@@ -496,6 +496,27 @@ ConfigResult parse_config(std::string_view text, const MediaCheck &check_media) 
   }
   if (JsonObject *recording = c.object(top, "$", "recording")) {
     read_recording_settings(recording, "$.recording", &config.recording, &c.problems);
+  }
+  if (JsonObject *hooks = c.object(top, "$", "hooks")) {
+    c.only(hooks, "$.hooks", {"onPublish", "onPlay", "timeoutMs"});
+    c.string(hooks, "$.hooks", "onPublish", &config.hooks.on_publish);
+    c.string(hooks, "$.hooks", "onPlay", &config.hooks.on_play);
+    c.integer(hooks, "$.hooks", "timeoutMs", &config.hooks.timeout_ms, 100, 60000);
+    for (auto [member, url] : {std::pair{"onPublish", &config.hooks.on_publish},
+                               std::pair{"onPlay", &config.hooks.on_play}}) {
+      if (url->empty()) {
+        continue;
+      }
+      // A typo in a hook's URL must stop the start, not deny every session later.
+      GUri *uri = g_uri_parse(url->c_str(), G_URI_FLAGS_NONE, nullptr);
+      if (!uri || g_strcmp0(g_uri_get_scheme(uri), "http") != 0 || !g_uri_get_host(uri) ||
+          !*g_uri_get_host(uri)) {
+        c.problem(std::string("$.hooks.") + member, "\"" + *url + "\" is not an http:// URL");
+      }
+      if (uri) {
+        g_uri_unref(uri);
+      }
+    }
   }
   if (!c.problems.empty()) {
     return c.problems;

@@ -68,6 +68,14 @@ struct RtmpSettings {
   std::vector<std::string> keys;  // stream keys accepted besides publish tokens
 };
 
+// Access hooks (docs/configuration.md, "hooks"): an HTTP endpoint asked
+// before a publish or a play is accepted; empty: not asked.
+struct HookSettings {
+  std::string on_publish;  // http:// URL
+  std::string on_play;     // http:// URL
+  int64_t timeout_ms = 2000;
+};
+
 struct Config {
   std::string host = "127.0.0.1";
   int port = 8080;
@@ -84,6 +92,7 @@ struct Config {
   MediaSettings media;
   RtmpSettings rtmp;
   RecordingSettings recording;
+  HookSettings hooks;
 
   bool tls() const { return !tls_cert.empty(); }
   bool turn_rest_enabled() const { return !turn_rest.secret.empty(); }

@@ -1,5 +1,6 @@
 #include "service.h"
 
+#include "access_hooks.h"
 #include "admin.h"
 #include "icerestart.h"
 #include "sdpfrag.h"
@@ -9,6 +10,7 @@
 #include "util/maincontext.h"
 
 #include <cstring>
+#include <set>
 
 namespace livepipe::signaling::media {
 namespace {
@@ -141,6 +143,8 @@ struct MediaService::Impl {
   std::unique_ptr<StreamsAdmin> admin;
   MediaSessions::Events ws_events;
   std::vector<StreamHooks> hooks;
+  AccessHooks access;
+  std::set<std::string> ws_asking;  // WebSocket sessions waiting for an access hook
 
   Impl(const Config &c, MediaOptions o, Logger &l, std::unique_ptr<ViewerTransportFactory> t)
       : config(c),
@@ -148,7 +152,8 @@ struct MediaService::Impl {
         log(l),
         transports(std::move(t)),
         chooser(options.description, options.beauty_description, options.rules,
-                options.include_dirs) {
+                options.include_dirs),
+        access(config.hooks, log) {
     if (!transports) {
       std::string stun;
       for (const auto &server : config.ice_servers) {
@@ -168,8 +173,10 @@ struct MediaService::Impl {
     reply_text(msg, status, reason);
   }
 
-  // 401/403 when the request may not `wanted` on `stream`; true when allowed.
-  bool authorize(SoupServerMessage *msg, Role wanted, const std::string &stream) {
+  // 401/403 when the request may not `wanted` on `stream`; true when allowed
+  // (and the token's subject in `subject`).
+  bool authorize(SoupServerMessage *msg, Role wanted, const std::string &stream,
+                 std::string *subject = nullptr) {
     if (config.token_secret.empty()) {
       return true;
     }
@@ -198,6 +205,9 @@ struct MediaService::Impl {
     if (!claims.stream.empty() && claims.stream != stream && claims.role != Role::kAdmin) {
       fail(msg, SOUP_STATUS_FORBIDDEN, "the token is for stream " + claims.stream, "forbidden");
       return false;
+    }
+    if (subject) {
+      *subject = claims.sub;
     }
     return true;
   }
@@ -276,7 +286,7 @@ struct MediaService::Impl {
         soup_message_headers_replace(response_headers(msg), "Allow", "POST, OPTIONS");
         return;
       }
-      whip ? publish(msg, stream, query) : play(msg, stream);
+      whip ? publish(msg, stream, query) : play(msg, stream, query);
       return;
     }
     auto it = sessions.find(session);
@@ -339,11 +349,50 @@ struct MediaService::Impl {
                                      answer.size());
   }
 
-  void publish(SoupServerMessage *msg, const std::string &name,
-               const std::map<std::string, std::string> &query) {
-    if (!authorize(msg, Role::kPublish, name)) {
+  // Asks the access hook for `action` (when one is configured) and goes on
+  // with `accepted` once it allows; 403 with its reason when it denies.
+  void ask_access(SoupServerMessage *msg, AccessRequest::Action action, const std::string &name,
+                  const std::string &subject, const std::map<std::string, std::string> &query,
+                  std::function<void(SoupServerMessage *)> accepted) {
+    if (!access.enabled(action)) {
+      accepted(msg);
       return;
     }
+    AccessRequest request{action, name, subject, {}, query};
+    GSocketAddress *remote = soup_server_message_get_remote_address(msg);
+    if (remote && G_IS_INET_SOCKET_ADDRESS(remote)) {
+      GCharPtr host(g_inet_address_to_string(
+          g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(remote))));
+      request.remote = host.get();
+    }
+    auto pending = std::make_shared<Pending>(msg);
+    access.ask(request, [this, pending, accepted](const AccessVerdict &verdict) {
+      if (pending->gone) {
+        return;
+      }
+      // libsoup defers an unpause and a pause before it runs cancels it, so
+      // `accepted` may pause the message again for webrtcbin's answer.
+      pending->resume();
+      if (!verdict.allowed) {
+        fail(pending->msg, SOUP_STATUS_FORBIDDEN, verdict.reason, "hook-denied");
+        return;
+      }
+      accepted(pending->msg);
+    });
+  }
+
+  void publish(SoupServerMessage *msg, const std::string &name,
+               const std::map<std::string, std::string> &query) {
+    std::string subject;
+    if (!authorize(msg, Role::kPublish, name, &subject)) {
+      return;
+    }
+    ask_access(msg, AccessRequest::Action::kPublish, name, subject, query,
+               [this, name, query](SoupServerMessage *m) { publish_accepted(m, name, query); });
+  }
+
+  void publish_accepted(SoupServerMessage *msg, const std::string &name,
+                        const std::map<std::string, std::string> &query) {
     if (streams.count(name)) {
       fail(msg, SOUP_STATUS_CONFLICT, "stream " + name + " already has a publisher", "conflict");
       return;
@@ -433,10 +482,17 @@ struct MediaService::Impl {
     return true;
   }
 
-  void play(SoupServerMessage *msg, const std::string &name) {
-    if (!authorize(msg, Role::kPlay, name)) {
+  void play(SoupServerMessage *msg, const std::string &name,
+            const std::map<std::string, std::string> &query) {
+    std::string subject;
+    if (!authorize(msg, Role::kPlay, name, &subject)) {
       return;
     }
+    ask_access(msg, AccessRequest::Action::kPlay, name, subject, query,
+               [this, name](SoupServerMessage *m) { play_accepted(m, name); });
+  }
+
+  void play_accepted(SoupServerMessage *msg, const std::string &name) {
     auto found = streams.find(name);
     if (found == streams.end() || found->second.stream->ended()) {
       fail(msg, SOUP_STATUS_NOT_FOUND, "no stream named " + name + " is being published",
@@ -681,7 +737,40 @@ struct MediaService::Impl {
     };
   }
 
+  // A WebSocket client's publish or play goes on with `accepted` once the
+  // access hook allows it; a denial is the error `forbidden`.
+  void ws_ask_access(const std::string &session, AccessRequest::Action action,
+                     const std::string &name, std::function<void()> accepted) {
+    if (!access.enabled(action)) {
+      accepted();
+      return;
+    }
+    ws_asking.insert(session);
+    access.ask(AccessRequest{action, name, {}, {}, {}},
+               [this, session, accepted](const AccessVerdict &verdict) {
+                 if (!ws_asking.erase(session)) {
+                   return;  // stopped while the hook was asked
+                 }
+                 if (!verdict.allowed) {
+                   ws_refuse(session, ErrorCode::kForbidden, verdict.reason, "hook-denied");
+                   return;
+                 }
+                 accepted();
+               });
+  }
+
   void ws_publish(const std::string &session, const std::string &name, const std::string &offer) {
+    ws_ask_access(session, AccessRequest::Action::kPublish, name,
+                  [this, session, name, offer] { ws_publish_accepted(session, name, offer); });
+  }
+
+  void ws_play(const std::string &session, const std::string &name, const std::string &offer) {
+    ws_ask_access(session, AccessRequest::Action::kPlay, name,
+                  [this, session, name, offer] { ws_play_accepted(session, name, offer); });
+  }
+
+  void ws_publish_accepted(const std::string &session, const std::string &name,
+                           const std::string &offer) {
     if (streams.count(name)) {
       ws_refuse(session, ErrorCode::kStreamBusy, "stream " + name + " already has a publisher",
                 "conflict");
@@ -716,7 +805,8 @@ struct MediaService::Impl {
     }
   }
 
-  void ws_play(const std::string &session, const std::string &name, const std::string &offer) {
+  void ws_play_accepted(const std::string &session, const std::string &name,
+                        const std::string &offer) {
     auto found = streams.find(name);
     if (found == streams.end() || found->second.stream->ended()) {
       ws_refuse(session, ErrorCode::kUnknownStream,
@@ -904,6 +994,7 @@ void MediaService::add_candidate(const std::string &session, const std::optional
 }
 
 void MediaService::stop(const std::string &session) {
+  impl_->ws_asking.erase(session);
   auto it = impl_->sessions.find(session);
   if (it != impl_->sessions.end() && it->second.websocket) {
     impl_->end_session(session, "ended by the client");

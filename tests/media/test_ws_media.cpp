@@ -254,13 +254,14 @@ struct Service {
   std::unique_ptr<Server> server;
   std::unique_ptr<media::MediaService> media;
 
-  Service() {
+  explicit Service(const HookSettings &hooks = {}) {
     const char *source = std::getenv("LIVEPIPE_SOURCE_DIR");
     BOOST_REQUIRE_MESSAGE(source, "LIVEPIPE_SOURCE_DIR must name the source tree");
     Config config;
     config.host = "127.0.0.1";
     config.port = 0;
     media_config = config;
+    media_config.hooks = hooks;
     server = std::make_unique<Server>(config, log);
     std::string error;
     BOOST_REQUIRE_MESSAGE(server->start(&error), error);
@@ -445,4 +446,63 @@ BOOST_AUTO_TEST_CASE(administrators_end_websocket_sessions) {
   BOOST_REQUIRE(iterate_until([&] { return !publish_link.ended_reason.empty(); }, 10s));
   BOOST_TEST(publish_link.ended_reason == "ended by an administrator");
   BOOST_TEST(service.media->stream_count() == 0u);
+}
+
+// The access hooks deny WebSocket publish and play with `forbidden`: a hook
+// that answers 403 (its reason goes to the client) and one that cannot be
+// reached (fail closed).
+BOOST_AUTO_TEST_CASE(access_hooks_deny_websocket_sessions) {
+  SoupServer *hook = soup_server_new(nullptr, nullptr);
+  GError *error = nullptr;
+  BOOST_REQUIRE(soup_server_listen_local(hook, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error));
+  GSList *uris = soup_server_get_uris(hook);
+  const int port = g_uri_get_port(static_cast<GUri *>(uris->data));
+  g_slist_free_full(uris, reinterpret_cast<GDestroyNotify>(g_uri_unref));
+  std::string asked;
+  soup_server_add_handler(
+      hook, "/publish",
+      +[](SoupServer *, SoupServerMessage *msg, const char *, GHashTable *, gpointer data) {
+        SoupMessageBody *body = soup_server_message_get_request_body(msg);
+        static_cast<std::string *>(data)->assign(body->data, body->length);
+        static const char reason[] = "not this stream\n";
+        soup_server_message_set_status(msg, SOUP_STATUS_FORBIDDEN, nullptr);
+        soup_server_message_set_response(msg, "text/plain", SOUP_MEMORY_STATIC, reason,
+                                         sizeof reason - 1);
+      },
+      &asked, nullptr);
+  // A port nothing listens on: the hook server's, once it is closed below.
+  HookSettings hooks;
+  hooks.on_publish = "http://127.0.0.1:" + std::to_string(port) + "/publish";
+  hooks.on_play = "http://127.0.0.1:" + std::to_string(port) + "/play";
+  hooks.timeout_ms = 3000;
+  Service service(hooks);
+  WsClient client;
+  BOOST_REQUIRE(client.connect(service.ws()));
+  hello(client);
+  auto error_for = [&](const ClientMessage &message) {
+    client.send(serialize(message));
+    for (int i = 0; i < 5; ++i) {
+      auto text = client.next();
+      BOOST_REQUIRE(text);
+      auto parsed = parse_server_message(*text);
+      if (parsed && std::holds_alternative<Error>(*parsed)) {
+        return std::get<Error>(*parsed);
+      }
+    }
+    BOOST_FAIL("no error arrived");
+    return Error{};
+  };
+  std::string offer = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n";
+  Error denied = error_for(Publish{"live", offer});
+  BOOST_TEST(denied.code == ErrorCode::kForbidden);
+  BOOST_TEST(denied.message == "not this stream");
+  BOOST_TEST(asked.find("\"action\":\"publish\"") != std::string::npos);
+  BOOST_TEST(asked.find("\"stream\":\"live\"") != std::string::npos);
+  BOOST_TEST(service.media->stream_count() == 0u);
+
+  soup_server_disconnect(hook);
+  g_object_unref(hook);
+  Error unreachable = error_for(Play{"live", offer});
+  BOOST_TEST(unreachable.code == ErrorCode::kForbidden);
+  BOOST_TEST(unreachable.message == "the on_play hook could not be reached");
 }

@@ -148,3 +148,22 @@ BOOST_AUTO_TEST_CASE(media_rule_problems_are_all_reported) {
   BOOST_TEST(checked == 1u);
   BOOST_TEST(mentions(problems(R"({"media": {"rules": {}}})"), "$.media.rules: must be an array"));
 }
+
+BOOST_AUTO_TEST_CASE(access_hooks_are_read_and_checked) {
+  auto result = parse_config(
+      R"({"hooks": {"onPublish": "http://127.0.0.1:9000/publish", "timeoutMs": 500}})");
+  BOOST_REQUIRE(std::holds_alternative<Config>(result));
+  const HookSettings &hooks = std::get<Config>(result).hooks;
+  BOOST_TEST(hooks.on_publish == "http://127.0.0.1:9000/publish");
+  BOOST_TEST(hooks.on_play.empty());
+  BOOST_TEST(hooks.timeout_ms == 500);
+  BOOST_TEST(std::get<Config>(parse_config("{}")).hooks.timeout_ms == 2000);
+
+  auto list = problems(R"({"hooks": {"onPublish": "https://example.com/x", "onPlay": "nope",
+                                     "timeoutMs": 0, "onDone": "http://a/"}})");
+  BOOST_TEST(list.size() == 4u);
+  BOOST_TEST(mentions(list, "$.hooks.onPublish: \"https://example.com/x\" is not an http:// URL"));
+  BOOST_TEST(mentions(list, "$.hooks.onPlay"));
+  BOOST_TEST(mentions(list, "$.hooks.timeoutMs: must be an integer from 100 to 60000"));
+  BOOST_TEST(mentions(list, "$.hooks.onDone: unknown setting"));
+}
