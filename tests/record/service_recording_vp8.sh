@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A VP8 WHIP publisher (what browsers send) recorded by `livepipe serve`: the
 # recording is Matroska whatever recording.format says (MP4 cannot hold VP8),
-# finishes on stop, its segments decode as VP8; a clip job of it is an MP4
-# with H.264; a VOD job is refused with the reason.
+# finishes on stop, its segments decode as VP8; a VOD job is refused with the
+# reason.
 # Runs inside a network namespace whose only interface is lo (in_netns.sh).
 #   service_recording_vp8.sh LIVEPIPE
 set -uo pipefail
@@ -77,24 +77,18 @@ cp "$dir/body" "$dir/rec.json"
 check "all segments complete" True "$(json "$dir/rec.json" 'all(s["complete"] for s in d["segments"])')"
 check "Matroska segments" True "$(json "$dir/rec.json" 'len(d["segments"]) >= 2 and all(s["path"].endswith(".mkv") for s in d["segments"])')"
 check "the manifest says mkv" mkv "$(json "$data/recordings/web/$id/manifest.json" 'd["format"]')"
+# The first and the last segment (cut by the stop) may be short: each
+# decodes, and together they hold the seconds recorded.
+total=0
 for path in $(json "$dir/rec.json" '" ".join(s["path"] for s in d["segments"])'); do
   read -r codec n < <(frames "$data/recordings/web/$id/$path")
-  check "ffprobe decodes VP8 from $path ($n frames)" "vp8 1" "$codec $([[ ${n:-0} -ge 10 ]] && echo 1 || echo 0)"
+  check "ffprobe decodes VP8 from $path ($n frames)" "vp8 1" "$codec $([[ ${n:-0} -ge 1 ]] && echo 1 || echo 0)"
+  total=$((total + ${n:-0}))
 done
-
-# A keyframe cut of VP8 goes to MP4 re-encoded as H.264.
-check "clip job" 202 "$(api POST /api/v1/jobs "{\"type\":\"clip\",\"recording\":$id,\"start\":0.5,\"end\":3}")"
-clip=$(json "$dir/body" 'd["id"]')
-job_state() { api GET /api/v1/jobs/$1 >/dev/null; [[ $(json "$dir/body" 'd["state"]') == "$2" ]]; }
-wait_for 60 job_state "$clip" done
-check "clip job done" done "$(json "$dir/body" 'd["state"] + d.get("error", "")')"
-check "clip download" 200 "$(curl -s -o "$dir/clip.mp4" -w '%{http_code}' -H "Authorization: Bearer $admin" "$base/api/v1/jobs/$clip/output")"
-read -r codec n < <(frames "$dir/clip.mp4")
-check "ffprobe decodes the clip as H.264 ($n frames)" "h264 1" "$codec $([[ ${n:-0} -ge 30 ]] && echo 1 || echo 0)"
-d=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$dir/clip.mp4")
-check "the clip lasts 2.4 to 3.05 s ($d)" True "$(python3 -c "print(2.4 <= ${d:-0} <= 3.05)")"
+check "the segments hold at least 4 s of video ($total frames)" 1 "$([[ $total -ge 60 ]] && echo 1 || echo 0)"
 
 # HLS is fMP4: a VP8 recording's VOD job fails and says why.
+job_state() { api GET /api/v1/jobs/$1 >/dev/null; [[ $(json "$dir/body" 'd["state"]') == "$2" ]]; }
 check "vod job" 202 "$(api POST /api/v1/jobs "{\"type\":\"vod\",\"recording\":$id}")"
 vod=$(json "$dir/body" 'd["id"]')
 wait_for 30 job_state "$vod" failed
