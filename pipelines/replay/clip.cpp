@@ -37,6 +37,12 @@ struct ClipState {
   std::string error;
   // Per segment.
   uint64_t segment_start = 0;
+  // Matroska segments keep the recorder's timestamps (a segment starting at
+  // 2 s holds 2 s, where an MP4 segment starts at 0): such files are moved to
+  // start at 0 from their first timestamp.
+  bool rebase_files = false;
+  bool have_file_origin = false;
+  uint64_t file_origin = 0;
   // Clip timeline.
   bool have_origin = false;
   uint64_t origin = 0;
@@ -225,7 +231,11 @@ struct PadBinding {
   ClipState *state;
   bool video;
   bool checked = false;
+  GstClockTime next_pts = GST_CLOCK_TIME_NONE;  // the previous buffer's end
+  GstClockTime last_pts = GST_CLOCK_TIME_NONE;
 };
+
+bool needs_h264(GstCaps *video_caps);
 
 GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
   auto *binding = static_cast<PadBinding *>(data);
@@ -245,6 +255,49 @@ GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer 
   }
   if (!state.error.empty()) {
     return GST_PAD_PROBE_DROP;
+  }
+  // Changes go to a copy: the demuxer's buffer goes on to the reader's sink.
+  MiniPtr<GstBuffer> copy;
+  auto writable = [&] {
+    if (!copy) {
+      copy.reset(gst_buffer_copy(buffer));
+      buffer = copy.get();
+    }
+    return copy.get();
+  };
+  // matroskademux leaves all but the first frame of a laced block without a
+  // timestamp, which the MP4 muxer refuses: they follow the previous frame.
+  if (!GST_BUFFER_PTS_IS_VALID(buffer)) {
+    if (!GST_CLOCK_TIME_IS_VALID(binding->next_pts)) {
+      return GST_PAD_PROBE_OK;  // nowhere to place it in the clip
+    }
+    GST_BUFFER_PTS(writable()) = binding->next_pts;
+  }
+  binding->next_pts = GST_BUFFER_DURATION_IS_VALID(buffer)
+                          ? GST_BUFFER_PTS(buffer) + GST_BUFFER_DURATION(buffer)
+                          : GST_CLOCK_TIME_NONE;
+  // A live VP8 stream can carry frames with one timestamp (a burst after a
+  // loss); VP8 has no reordering, so they are spread a microsecond apart for
+  // the decoder and the H.264 encoder, which need each frame's own time.
+  if (binding->video && needs_h264(state.video_caps)) {
+    if (GST_CLOCK_TIME_IS_VALID(binding->last_pts) && GST_BUFFER_PTS(buffer) <= binding->last_pts) {
+      GstBuffer *b = writable();
+      GST_BUFFER_PTS(b) = binding->last_pts + GST_USECOND;
+      GST_BUFFER_DTS(b) = GST_CLOCK_TIME_NONE;
+    }
+    binding->last_pts = GST_BUFFER_PTS(buffer);
+  }
+  if (state.rebase_files) {
+    if (!state.have_file_origin) {
+      state.have_file_origin = true;
+      state.file_origin = GST_BUFFER_PTS(buffer);
+    }
+    GstBuffer *b = writable();
+    for (GstClockTime *t : {&GST_BUFFER_PTS(b), &GST_BUFFER_DTS(b)}) {
+      if (GST_CLOCK_TIME_IS_VALID(*t)) {
+        *t = *t > state.file_origin ? *t - state.file_origin : 0;
+      }
+    }
   }
   if (binding->video) {
     on_video(state, buffer);
@@ -456,15 +509,22 @@ GstPadProbeReturn on_decoded_audio(GstPad *pad, GstPadProbeInfo *info, gpointer 
   return GST_PAD_PROBE_OK;
 }
 
-std::string output_description(const ClipOptions &options, bool video, bool audio,
-                               unsigned video_kbps) {
+// MP4 cannot hold VP8 (mp4mux refuses it): such video is re-encoded to
+// H.264 even in a keyframe cut, which still starts on the keyframe.
+bool needs_h264(GstCaps *video_caps) {
+  return video_caps && gst_caps_get_size(video_caps) > 0 &&
+         gst_structure_has_name(gst_caps_get_structure(video_caps, 0), "video/x-vp8");
+}
+
+std::string output_description(const ClipOptions &options, bool video, bool video_to_h264,
+                               bool audio, unsigned video_kbps) {
   std::string d;
   if (video) {
     d += "appsrc name=v format=time max-bytes=33554432 block=true ! ";
-    if (options.accurate) {
-      d += "decodebin ! identity name=vcut ! videoconvert ! x264enc speed-preset=veryfast "
-           "bitrate=" +
-           std::to_string(video_kbps) + " key-int-max=60 ! h264parse ! ";
+    if (options.accurate || video_to_h264) {
+      d += std::string("decodebin ! ") + (options.accurate ? "identity name=vcut ! " : "") +
+           "videoconvert ! x264enc speed-preset=veryfast bitrate=" + std::to_string(video_kbps) +
+           " key-int-max=60 ! h264parse ! ";
     } else {
       d += "queue ! ";
     }
@@ -564,8 +624,11 @@ bool clip_recording(const Recording &recording, const ClipOptions &options, Clip
   kbps = std::clamp(kbps, 300u, 20000u);
 
   GError *gerror = nullptr;
-  GstElement *parsed = gst_parse_launch(
-      output_description(options, state.has_video, state.has_audio, kbps).c_str(), &gerror);
+  GstElement *parsed =
+      gst_parse_launch(output_description(options, state.has_video, needs_h264(state.video_caps),
+                                          state.has_audio, kbps)
+                           .c_str(),
+                       &gerror);
   if (!parsed || gerror) {
     *error = std::string("cannot build the clip pipeline: ") +
              (gerror ? gerror->message : "unknown error");
@@ -621,6 +684,8 @@ bool clip_recording(const Recording &recording, const ClipOptions &options, Clip
       std::lock_guard<std::mutex> guard(state.lock);
       // Pending buffers were converted to recording time already.
       state.segment_start = s->start_ns;
+      state.rebase_files = recording.manifest.format == "mkv";
+      state.have_file_origin = false;
     }
     ReaderContext context{&state, nullptr};
     GstPtr<GstElement> reader =

@@ -118,7 +118,8 @@ bool make_hls(const Recording &recording, const HlsOptions &options, HlsResult *
               std::string *error) {
   namespace fs = std::filesystem;
   if (recording.manifest.format != "mp4") {
-    *error = "HLS needs an MP4 recording (this one is " + recording.manifest.format + ")";
+    *error = "HLS needs an MP4 recording (this one is " + recording.manifest.format +
+             ", as recordings of VP8 streams are)";
     return false;
   }
   if (recording.manifest.segments.empty()) {

@@ -247,6 +247,13 @@ bool Recorder::start(media::Stream &stream, std::string *error) {
     *error = "the lprecordbin element is not available (livepipe plugin not found)";
     return false;
   }
+  // MP4 (mp4mux) cannot hold VP8: a VP8 stream records to Matroska whatever
+  // the setting says.
+  for (const auto &m : stream.publisher_plan().media) {
+    if (m.codec == media::Codec::kVP8) {
+      options_.format = "mkv";
+    }
+  }
   std::string extension = options_.format == "mkv" ? "mkv" : "mp4";
   gst_util_set_object_arg(G_OBJECT(s.recordbin), "format", options_.format.c_str());
   g_object_set(s.recordbin, "root", options_.root.c_str(), "stream", options_.stream.c_str(),

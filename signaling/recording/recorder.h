@@ -17,7 +17,7 @@ struct RecorderOptions {
   std::string root;       // the recordings root (lprecordbin's root)
   std::string directory;  // below the root: STREAM/ID
   std::string stream;
-  std::string format = "mp4";
+  std::string format = "mp4";  // "mkv" once started on a VP8 stream
   uint64_t segment_ns = 60'000'000'000ull;
   unsigned fragment_ms = 500;
 };

@@ -5,8 +5,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include "gst_fixture.h"
+#include "clip.h"
 #include "jobs.h"
 #include "record_job.h"
+#include "recording.h"
 
 #include <glib.h>
 
@@ -22,13 +24,15 @@ namespace {
 
 struct Recorded {
   fs::path dir;
-  Recorded() {
+  explicit Recorded(const std::string &format = "mp4") {
     char *tmp = g_dir_make_tmp("jobs-XXXXXX", nullptr);
     dir = tmp;
     g_free(tmp);
     livepipe::replay::RecordOptions options;
     options.root = dir.string();
     options.stream = "cam";
+    options.format = format;
+    options.location = "{stream}/seg-%05d." + format;
     options.segment_duration_ns = 2'000'000'000ull;
     options.duration_ns = 4'000'000'000ull;
     int code = livepipe::replay::run_record(options, [](const livepipe::replay::RecordEvent &) {});
@@ -109,4 +113,26 @@ BOOST_AUTO_TEST_CASE(a_missing_recording_fails_with_a_reason) {
   BOOST_TEST(!outcomes[3].ok);
   BOOST_TEST(!outcomes[3].cancelled);
   BOOST_TEST(outcomes[3].error.find("manifest") != std::string::npos, outcomes[3].error);
+}
+
+// Matroska segments keep the recorder's timestamps (the second starts at 2 s,
+// not 0): a clip across two of them still covers the range asked for.
+BOOST_AUTO_TEST_CASE(clip_across_matroska_segments) {
+  Recorded rec("mkv");
+  std::string error;
+  auto recording = livepipe::replay::load_recording((rec.dir / "cam").string(), &error);
+  BOOST_TEST_REQUIRE(recording.has_value(), error);
+  BOOST_TEST(recording->manifest.format == "mkv");
+  BOOST_TEST_REQUIRE(recording->manifest.segments.size() >= 2u);
+  livepipe::replay::ClipOptions options;
+  options.start_ns = 500'000'000;
+  options.end_ns = 3'000'000'000;
+  options.output = (rec.dir / "clip.mp4").string();
+  livepipe::replay::ClipResult result;
+  BOOST_TEST_REQUIRE(livepipe::replay::clip_recording(*recording, options, &result, &error), error);
+  // Keyframes every 0.5 s: it starts at or before 0.5 s and ends before 3 s.
+  BOOST_TEST(result.start_ns <= 500'000'000u);
+  BOOST_TEST(result.duration_ns >= 2'400'000'000u);
+  BOOST_TEST(result.duration_ns <= 3'050'000'000u);
+  BOOST_TEST(result.video_frames >= 70u);
 }

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# A VP8 WHIP publisher (what browsers send) recorded by `livepipe serve`: the
+# recording is Matroska whatever recording.format says (MP4 cannot hold VP8),
+# finishes on stop, its segments decode as VP8; a VOD job is refused with the
+# reason.
+# Runs inside a network namespace whose only interface is lo (in_netns.sh).
+#   service_recording_vp8.sh LIVEPIPE
+set -uo pipefail
+livepipe=$1
+dir=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+failures=0
+check() {  # check NAME EXPECTED ACTUAL
+  if [[ "$2" == "$3" ]]; then
+    echo "ok   $1"
+  else
+    echo "FAIL $1: expected $2, got $3"
+    failures=$((failures + 1))
+  fi
+}
+json() {  # json FILE PYTHON-EXPRESSION-ON-d
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null
+}
+secret=0123456789abcdef0123456789abcdef
+port=18193
+base=http://127.0.0.1:$port
+data=$dir/data
+cat > "$dir/config.json" <<JSON
+{"auth": {"secret": "$secret"},
+ "media": {"iceAddresses": ["127.0.0.1"], "idleTimeoutSeconds": 4},
+ "recording": {"dir": "$data", "streams": ["web"], "segmentSeconds": 2, "format": "mp4"}}
+JSON
+token() { "$livepipe" token --secret "$secret" --role "$1" ${2:+--stream "$2"}; }
+admin=$(token admin)
+pub=$(token publish web)
+api() {  # api METHOD PATH [BODY]: status code; the body in $dir/body
+  curl -s -o "$dir/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $admin" \
+    ${3:+-H 'Content-Type: application/json' --data-binary "$3"} "$base$2"
+}
+wait_for() {  # wait_for SECONDS COMMAND...: true once COMMAND succeeds
+  local end=$(( $(date +%s) + $1 )); shift
+  while (( $(date +%s) < end )); do "$@" && return 0; sleep 0.2; done
+  return 1
+}
+frames() {  # frames FILE: "CODEC FRAMES" of the first video stream, decoded
+  ffprobe -v error -count_frames -select_streams v:0 \
+    -show_entries stream=codec_name,nb_read_frames -of csv=p=0 "$1" | tr ',' ' '
+}
+"$livepipe" serve --config "$dir/config.json" --listen 127.0.0.1:$port >>"$dir/serve.log" 2>&1 &
+server=$!
+pids+=($server)
+wait_for 10 curl -sf -o /dev/null "$base/healthz"
+
+"$livepipe" whip-publish "$base/whip/web" --token "$pub" --ice-address 127.0.0.1 --size 320x240 \
+  --codec vp8 --duration 120 >"$dir/pub.log" 2>&1 &
+publisher=$!
+pids+=($publisher)
+wait_for 20 grep -q '^session ' "$dir/pub.log"
+recording_runs() { [[ $(api GET /api/v1/streams/web/recording) == 200 ]]; }
+wait_for 10 recording_runs
+check "the config rule records the VP8 stream" 200 "$(api GET /api/v1/streams/web/recording)"
+id=$(json "$dir/body" 'd["id"]')
+two_segments() { api GET /api/v1/recordings/$id >/dev/null; (( $(json "$dir/body" 'd["segmentCount"]') >= 2 )); }
+wait_for 20 two_segments
+check "segments reach the catalog" 0 $?
+check "stop" 202 "$(api DELETE /api/v1/streams/web/recording)"
+finished() { api GET /api/v1/recordings/$id >/dev/null; [[ $(json "$dir/body" 'd["state"]') == finished ]]; }
+wait_for 15 finished
+check "stopped recording is finished" finished "$(json "$dir/body" 'd["state"] + d.get("error", "")')"
+cp "$dir/body" "$dir/rec.json"
+check "all segments complete" True "$(json "$dir/rec.json" 'all(s["complete"] for s in d["segments"])')"
+check "Matroska segments" True "$(json "$dir/rec.json" 'len(d["segments"]) >= 2 and all(s["path"].endswith(".mkv") for s in d["segments"])')"
+check "the manifest says mkv" mkv "$(json "$data/recordings/web/$id/manifest.json" 'd["format"]')"
+# The first and the last segment (cut by the stop) may be short: each
+# decodes, and together they hold the seconds recorded.
+total=0
+for path in $(json "$dir/rec.json" '" ".join(s["path"] for s in d["segments"])'); do
+  read -r codec n < <(frames "$data/recordings/web/$id/$path")
+  check "ffprobe decodes VP8 from $path ($n frames)" "vp8 1" "$codec $([[ ${n:-0} -ge 1 ]] && echo 1 || echo 0)"
+  total=$((total + ${n:-0}))
+done
+check "the segments hold at least 4 s of video ($total frames)" 1 "$([[ $total -ge 60 ]] && echo 1 || echo 0)"
+
+# HLS is fMP4: a VP8 recording's VOD job fails and says why.
+job_state() { api GET /api/v1/jobs/$1 >/dev/null; [[ $(json "$dir/body" 'd["state"]') == "$2" ]]; }
+check "vod job" 202 "$(api POST /api/v1/jobs "{\"type\":\"vod\",\"recording\":$id}")"
+vod=$(json "$dir/body" 'd["id"]')
+wait_for 30 job_state "$vod" failed
+check "vod job refused" "failed 1" "$(json "$dir/body" 'd["state"]') $(json "$dir/body" 'd["error"]' | grep -c 'HLS needs an MP4 recording')"
+
+kill -INT "$server"
+wait "$server"
+check "server stopped" 0 $?
+if ((failures)); then
+  echo "--- serve.log"; tail -40 "$dir/serve.log"
+  exit 1
+fi
