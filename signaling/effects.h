@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -86,6 +87,38 @@ class RateLimiter {
   int64_t rate_ = 1;
   int64_t tokens_milli_ = 0;
   int64_t last_ = 0;
+};
+
+// The checks both protocols make on each incoming message, before parsing it:
+// a size limit, then the connection's rate limit. Refusals for rate are
+// reported at most once a second, which explains the drops without
+// amplifying a flood.
+class InboundGate {
+ public:
+  enum class Verdict { kPass, kTooLarge, kRateLimited, kRateLimitedQuietly };
+
+  InboundGate() = default;
+  InboundGate(int64_t messages_per_second, int64_t max_bytes, int64_t now_ms)
+      : limiter_(messages_per_second, now_ms), max_bytes_(max_bytes) {}
+
+  Verdict check(size_t bytes, int64_t now_ms) {
+    if (static_cast<int64_t>(bytes) > max_bytes_) {
+      return Verdict::kTooLarge;
+    }
+    if (limiter_.allow(now_ms)) {
+      return Verdict::kPass;
+    }
+    if (reported_ms_ >= 0 && now_ms - reported_ms_ < 1000) {
+      return Verdict::kRateLimitedQuietly;
+    }
+    reported_ms_ = now_ms;
+    return Verdict::kRateLimited;
+  }
+
+ private:
+  RateLimiter limiter_;
+  int64_t max_bytes_ = 0;
+  int64_t reported_ms_ = -1;  // when a rate refusal was last reported
 };
 
 }  // namespace livepipe::signaling

@@ -59,7 +59,8 @@ GstRouter::Out GstRouter::connect(ConnectionId id, Now now) {
   }
   Connection c;
   c.last_seen_ms = now.mono_ms;
-  c.limiter = RateLimiter(settings_.limits.messages_per_second, now.mono_ms);
+  c.gate = InboundGate(settings_.limits.messages_per_second, settings_.limits.max_message_bytes,
+                       now.mono_ms);
   connections_.emplace(id, std::move(c));
   return out;
 }
@@ -72,17 +73,18 @@ GstRouter::Out GstRouter::receive(ConnectionId id, std::string_view text, Now no
   }
   Connection &c = it->second;
   c.last_seen_ms = now.mono_ms;
-  if (static_cast<int64_t>(text.size()) > settings_.limits.max_message_bytes) {
-    out.send(id, "ERROR message too large (limit " +
-                     std::to_string(settings_.limits.max_message_bytes) + " bytes)");
-    return out;
-  }
-  if (!c.limiter.allow(now.mono_ms)) {
-    if (c.rate_error_ms < 0 || now.mono_ms - c.rate_error_ms >= 1000) {
-      c.rate_error_ms = now.mono_ms;
+  switch (c.gate.check(text.size(), now.mono_ms)) {
+    case InboundGate::Verdict::kPass:
+      break;
+    case InboundGate::Verdict::kTooLarge:
+      out.send(id, "ERROR message too large (limit " +
+                       std::to_string(settings_.limits.max_message_bytes) + " bytes)");
+      return out;
+    case InboundGate::Verdict::kRateLimited:
       out.send(id, "ERROR rate limited");
-    }
-    return out;
+      return out;
+    case InboundGate::Verdict::kRateLimitedQuietly:
+      return out;
   }
   if (c.uid.empty()) {
     on_hello(out, id, c, text);

@@ -43,8 +43,7 @@ class GstRouter {
     std::string session;  // the other uid while in a 1-1 session
     std::string room;
     int64_t last_seen_ms = 0;
-    RateLimiter limiter;
-    int64_t rate_error_ms = -1;
+    InboundGate gate;
   };
 
   void on_hello(Out &out, ConnectionId id, Connection &c, std::string_view rest);

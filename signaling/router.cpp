@@ -22,7 +22,8 @@ Router::Out Router::connect(ConnectionId id, std::optional<Claims> claims, Now n
   Connection c;
   c.claims = std::move(claims);
   c.last_seen_ms = now.mono_ms;
-  c.limiter = RateLimiter(settings_.limits.messages_per_second, now.mono_ms);
+  c.gate = InboundGate(settings_.limits.messages_per_second, settings_.limits.max_message_bytes,
+                       now.mono_ms);
   connections_.emplace(id, std::move(c));
   return out;
 }
@@ -35,21 +36,21 @@ Router::Out Router::receive(ConnectionId id, std::string_view text, Now now) {
   }
   Connection &c = it->second;
   c.last_seen_ms = now.mono_ms;
-  if (static_cast<int64_t>(text.size()) > settings_.limits.max_message_bytes) {
-    error(out, id, ErrorCode::kTooLarge,
-          "message of " + std::to_string(text.size()) + " bytes is over the limit of " +
-              std::to_string(settings_.limits.max_message_bytes));
-    return out;
-  }
-  if (!c.limiter.allow(now.mono_ms)) {
-    // One error per second is enough to explain the drops without amplifying a flood.
-    if (c.rate_error_ms < 0 || now.mono_ms - c.rate_error_ms >= 1000) {
-      c.rate_error_ms = now.mono_ms;
+  switch (c.gate.check(text.size(), now.mono_ms)) {
+    case InboundGate::Verdict::kPass:
+      break;
+    case InboundGate::Verdict::kTooLarge:
+      error(out, id, ErrorCode::kTooLarge,
+            "message of " + std::to_string(text.size()) + " bytes is over the limit of " +
+                std::to_string(settings_.limits.max_message_bytes));
+      return out;
+    case InboundGate::Verdict::kRateLimited:
       error(out, id, ErrorCode::kRateLimited,
             "more than " + std::to_string(settings_.limits.messages_per_second) +
                 " messages per second; messages are being dropped");
-    }
-    return out;
+      return out;
+    case InboundGate::Verdict::kRateLimitedQuietly:
+      return out;
   }
   auto parsed = parse_client_message(text);
   if (auto *failure = std::get_if<ParseFailure>(&parsed)) {

@@ -105,8 +105,7 @@ class Router {
     std::string room;
     std::optional<Claims> claims;
     int64_t last_seen_ms = 0;
-    RateLimiter limiter;
-    int64_t rate_error_ms = -1;  // when the last rate-limited error was sent
+    InboundGate gate;
   };
 
   void error(Out &out, ConnectionId to, ErrorCode code, std::string message,
