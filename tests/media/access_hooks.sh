@@ -5,29 +5,9 @@
 # hooks.timeoutMs denies in time, and the hook sees who asks for what.
 # Runs inside a loopback-only namespace.
 #   access_hooks.sh LIVEPIPE
-set -uo pipefail
 livepipe=$1
 here=$(cd "$(dirname "$0")" && pwd)
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-failures=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then
-    echo "ok   $1"
-  else
-    echo "FAIL $1: expected $2, got $3"
-    failures=$((failures + 1))
-  fi
-}
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+source "$(dirname "$0")/../support/fixture.sh"
 
 python3 "$here/hook_server.py" "$dir/hook.port" "$dir/hook.jsonl" &
 pids+=($!)
@@ -51,10 +31,7 @@ timeout 10 "$livepipe" serve --config "$dir/bad.json" --listen "127.0.0.1:$(free
 check "a bad hook URL stops the start" 1 "$(($? != 0))"
 check "it names the setting" 1 "$(grep -c 'hooks.onPlay' "$dir/bad.log")"
 
-"$livepipe" serve --config "$dir/config.json" --listen 127.0.0.1:$port >"$dir/serve.log" 2>&1 &
-serve=$!
-pids+=($serve)
-for _ in $(seq 50); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+serve_livepipe "$dir/config.json" "$port"
 
 # The hook answers before the offer is read, so a denied request needs none.
 status() { curl -s --max-time 10 -o "$dir/body" -w '%{http_code}' -X POST -H 'Content-Type: application/sdp' \
@@ -102,10 +79,5 @@ check "play: stream" cam "$(field 5 'd["stream"]')"
 
 kill -INT $viewer $publisher
 wait $viewer $publisher 2>/dev/null
-kill -INT "$serve"
-wait "$serve"
-check "server stopped" 0 $?
-if ((failures)); then
-  echo "--- serve.log"; tail -30 "$dir/serve.log"
-  exit 1
-fi
+stop_livepipe
+finish

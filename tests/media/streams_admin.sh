@@ -4,25 +4,8 @@
 # them, kicking ends exactly that viewer, ending the stream ends every viewer;
 # token errors and unknown resources. Runs inside a loopback-only namespace.
 #   streams_admin.sh LIVEPIPE
-set -uo pipefail
 livepipe=$1
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-failures=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then
-    echo "ok   $1"
-  else
-    echo "FAIL $1: expected $2, got $3"
-    failures=$((failures + 1))
-  fi
-}
+source "$(dirname "$0")/../support/fixture.sh"
 secret=0123456789abcdef0123456789abcdef
 port=18182
 base=http://127.0.0.1:$port
@@ -34,10 +17,7 @@ admin=$(token admin)
 pub=$(token publish cam)
 play=$(token play cam)
 
-"$livepipe" serve --config "$dir/config.json" --listen 127.0.0.1:$port >"$dir/serve.log" 2>&1 &
-serve=$!
-pids+=($serve)
-for _ in $(seq 50); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+serve_livepipe "$dir/config.json" "$port"
 
 status() { curl -s -o "$dir/body" -w '%{http_code}' "$@"; }
 api() { curl -s -H "Authorization: Bearer $admin" "$base/api/v1/$1"; }
@@ -134,10 +114,5 @@ kill -INT $publisher
 wait $publisher
 check "the publisher's session is gone" 1 "$(grep -c 'DELETE: 404' "$dir/pub.log")"
 
-kill -INT "$serve"
-wait "$serve"
-check "server stopped" 0 $?
-if ((failures)); then
-  echo "--- serve.log"; tail -30 "$dir/serve.log"
-  exit 1
-fi
+stop_livepipe
+finish

@@ -6,7 +6,6 @@
 # and 11 meanwhile are real viewers (whep-play) that connect and decode.
 # Runs inside a loopback-only namespace (in_netns.sh).
 #   whep_churn.sh LIVEPIPE
-set -uo pipefail
 livepipe=$1
 cycles=200
 # Growth allowed over the baseline taken after warm-up. Sanitizer builds keep
@@ -15,23 +14,7 @@ rss_bound_kb=$((${LIVEPIPE_CHURN_RSS_KB:-20000}))
 if [[ ${ASAN_OPTIONS:-} == *detect_leaks* ]] || ldd "$livepipe" | grep -q libasan; then
   rss_bound_kb=$((rss_bound_kb * 10))
 fi
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-failures=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then
-    echo "ok   $1"
-  else
-    echo "FAIL $1: expected $2, got $3"
-    failures=$((failures + 1))
-  fi
-}
+source "$(dirname "$0")/../support/fixture.sh"
 secret=0123456789abcdef0123456789abcdef
 port=18182
 base=http://127.0.0.1:$port
@@ -42,10 +25,7 @@ token() { "$livepipe" token --secret "$secret" --role "$1" --stream cam; }
 pub=$(token publish)
 play=$(token play)
 
-"$livepipe" serve --config "$dir/config.json" --listen 127.0.0.1:$port >"$dir/serve.log" 2>&1 &
-serve=$!
-pids+=($serve)
-for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+serve_livepipe "$dir/config.json" "$port"
 
 "$livepipe" whip-publish "$base/whip/cam" --token "$pub" --ice-address 127.0.0.1 --size 160x120 \
   --duration 300 >"$dir/pub.log" 2>&1 &
@@ -79,9 +59,9 @@ full_viewer() {
   "$livepipe" whep-play "$base/whep/cam" --token "$play" --ice-address 127.0.0.1 --duration 6 \
     >"$dir/view.log" 2>&1 && grep -q 'first frame' "$dir/view.log"
 }
-rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$serve/status"; }
-threads() { sed -n 's/^Threads:[[:space:]]*//p' "/proc/$serve/status"; }
-fds() { ls "/proc/$serve/fd" | wc -l; }
+rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$server/status"; }
+threads() { sed -n 's/^Threads:[[:space:]]*//p' "/proc/$server/status"; }
+fds() { ls "/proc/$server/fd" | wc -l; }
 viewers() { curl -s "$base/metrics" | sed -n 's/^livepipe_media_viewers //p'; }
 settle() {  # waits (bounded) until no viewer is left and threads/fds drop to $1/$2
   for _ in $(seq 100); do
@@ -136,9 +116,5 @@ echo "rss growth: $growth kB (bound $rss_bound_kb kB)"
 check "rss growth under bound" 1 "$((growth < rss_bound_kb))"
 
 kill -INT "$publisher"; wait "$publisher"
-kill -INT "$serve"; wait "$serve"
-check "server stopped" 0 $?
-if ((failures)); then
-  echo "--- serve.log"; tail -30 "$dir/serve.log"
-  exit 1
-fi
+stop_livepipe
+finish

@@ -6,25 +6,8 @@
 # publisher sends, and the request params the service refuses. Runs inside a
 # loopback-only network namespace (in_netns.sh).
 #   whip_codecs.sh LIVEPIPE
-set -uo pipefail
 livepipe=$1
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-failures=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then
-    echo "ok   $1"
-  else
-    echo "FAIL $1: expected $2, got $3"
-    failures=$((failures + 1))
-  fi
-}
+source "$(dirname "$0")/../support/fixture.sh"
 port=18183
 base=http://127.0.0.1:$port
 
@@ -48,10 +31,7 @@ cat > "$dir/config.json" <<JSON
            "rules": [{"match": "soft-*", "description": "webrtc-publish-beauty",
                       "params": {"smoothing": 0.9}}]}}
 JSON
-"$livepipe" serve --config "$dir/config.json" --listen 127.0.0.1:$port >"$dir/serve.log" 2>&1 &
-serve=$!
-pids+=($serve)
-for _ in $(seq 50); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+serve_livepipe "$dir/config.json" "$port"
 
 status() { curl -s -o "$dir/body" -w '%{http_code}' "$@"; }
 metric() { curl -s "$base/metrics" | sed -n "s/^$1 //p"; }
@@ -118,10 +98,5 @@ viewers soft-1 ruleview 1
 check "rule viewer size" "320x240" "$(sed -n 's/^first frame after [0-9]* ms: //p' "$dir/ruleview1.log")"
 check "two processed streams, two encoders" 2 "$(metric livepipe_media_encoders)"
 
-kill -INT "$serve"
-wait "$serve"
-check "server stopped" 0 $?
-if ((failures)); then
-  echo "--- serve.log"; tail -30 "$dir/serve.log"
-  exit 1
-fi
+stop_livepipe
+finish

@@ -3,25 +3,8 @@
 # clients (livepipe whip-publish / whep-play). Runs inside a network namespace
 # whose only interface is lo (in_netns.sh), so ICE uses 127.0.0.1 only.
 #   whip_whep.sh LIVEPIPE
-set -uo pipefail
 livepipe=$1
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-failures=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then
-    echo "ok   $1"
-  else
-    echo "FAIL $1: expected $2, got $3"
-    failures=$((failures + 1))
-  fi
-}
+source "$(dirname "$0")/../support/fixture.sh"
 secret=0123456789abcdef0123456789abcdef
 port=18181
 base=http://127.0.0.1:$port
@@ -34,10 +17,7 @@ pub=$(token publish cam)
 play=$(token play cam)
 other=$(token play other)
 
-"$livepipe" serve --config "$dir/config.json" --listen 127.0.0.1:$port >"$dir/serve.log" 2>&1 &
-serve=$!
-pids+=($serve)
-for _ in $(seq 50); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+serve_livepipe "$dir/config.json" "$port"
 
 status() { curl -s -o "$dir/body" -w '%{http_code}' "$@"; }
 offer='v=0
@@ -177,11 +157,5 @@ check "viewer ended within 5 s" 1 "$(( $(date +%s) - started <= 5 ))"
 check "stream gone" 0 "$(curl -s "$base/metrics" | sed -n 's/^livepipe_media_streams //p')"
 check "DELETE on the ended session" 404 "$(status -X DELETE -H "Authorization: Bearer $pub" "$session")"
 
-kill -INT "$serve"
-wait "$serve"
-check "server stopped" 0 $?
-if ((failures)); then
-  tail -n 20 "$dir"/view*.log "$dir/pub.log"
-  echo "--- serve.log"; tail -30 "$dir/serve.log"
-  exit 1
-fi
+stop_livepipe
+finish "$dir"/view*.log "$dir/pub.log"

@@ -6,28 +6,9 @@
 # catalog after a kill -9 and a restart, auth errors and hostile input.
 # Runs inside a network namespace whose only interface is lo (in_netns.sh).
 #   service_recording.sh LIVEPIPE
-set -uo pipefail
 livepipe=$1
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-failures=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then
-    echo "ok   $1"
-  else
-    echo "FAIL $1: expected $2, got $3"
-    failures=$((failures + 1))
-  fi
-}
-json() {  # json FILE PYTHON-EXPRESSION-ON-d
-  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null
-}
+source "$(dirname "$0")/../support/fixture.sh"
+fixture_kill_signal=KILL
 secret=0123456789abcdef0123456789abcdef
 port=18191
 base=http://127.0.0.1:$port
@@ -45,21 +26,10 @@ api() {  # api METHOD PATH [BODY]: status code; the body in $dir/body
   curl -s -o "$dir/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $admin" \
     ${3:+-H 'Content-Type: application/json' --data-binary "$3"} "$base$2"
 }
-wait_for() {  # wait_for SECONDS COMMAND...: true once COMMAND succeeds
-  local end=$(( $(date +%s) + $1 )); shift
-  while (( $(date +%s) < end )); do "$@" && return 0; sleep 0.2; done
-  return 1
-}
 playable() {  # playable FILE: ffprobe opens it and finds video
   [[ $(ffprobe -v error -select_streams v:0 -show_entries stream=codec_name -of csv=p=0 "$1") == h264 ]]
 }
-serve() {
-  "$livepipe" serve --config "$dir/config.json" --listen 127.0.0.1:$port >>"$dir/serve.log" 2>&1 &
-  server=$!
-  pids+=($server)
-  wait_for 10 curl -sf -o /dev/null "$base/healthz"
-}
-serve
+serve_livepipe "$dir/config.json" "$port"
 
 # Auth: the recording endpoints are admin endpoints.
 check "no token" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$base/api/v1/recordings")"
@@ -192,7 +162,7 @@ check "filter by state" "[$second]" "$(api GET '/api/v1/recordings?state=recordi
 kill -9 "$server"
 wait "$server" 2>/dev/null
 kill -9 "$publisher" 2>/dev/null
-serve
+serve_livepipe "$dir/config.json" "$port"
 check "catalog after restart" 200 "$(api GET /api/v1/recordings/$second)"
 check "interrupted by the crash" interrupted "$(json "$dir/body" 'd["state"]')"
 cp "$dir/body" "$dir/second.json"
@@ -204,10 +174,5 @@ done
 check "the first recording survived" finished "$(api GET /api/v1/recordings/$first >/dev/null; json "$dir/body" 'd["state"]')"
 check "a job of an interrupted recording" 202 "$(api POST /api/v1/jobs "{\"type\":\"vod\",\"recording\":$second}")"
 
-kill -INT "$server"
-wait "$server"
-check "server stopped" 0 $?
-if ((failures)); then
-  echo "--- serve.log"; tail -40 "$dir/serve.log"
-  exit 1
-fi
+stop_livepipe
+finish

@@ -5,28 +5,9 @@
 # reason.
 # Runs inside a network namespace whose only interface is lo (in_netns.sh).
 #   service_recording_vp8.sh LIVEPIPE
-set -uo pipefail
 livepipe=$1
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-failures=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then
-    echo "ok   $1"
-  else
-    echo "FAIL $1: expected $2, got $3"
-    failures=$((failures + 1))
-  fi
-}
-json() {  # json FILE PYTHON-EXPRESSION-ON-d
-  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null
-}
+source "$(dirname "$0")/../support/fixture.sh"
+fixture_kill_signal=KILL
 secret=0123456789abcdef0123456789abcdef
 port=18193
 base=http://127.0.0.1:$port
@@ -43,19 +24,11 @@ api() {  # api METHOD PATH [BODY]: status code; the body in $dir/body
   curl -s -o "$dir/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $admin" \
     ${3:+-H 'Content-Type: application/json' --data-binary "$3"} "$base$2"
 }
-wait_for() {  # wait_for SECONDS COMMAND...: true once COMMAND succeeds
-  local end=$(( $(date +%s) + $1 )); shift
-  while (( $(date +%s) < end )); do "$@" && return 0; sleep 0.2; done
-  return 1
-}
 frames() {  # frames FILE: "CODEC FRAMES" of the first video stream, decoded
   ffprobe -v error -count_frames -select_streams v:0 \
     -show_entries stream=codec_name,nb_read_frames -of csv=p=0 "$1" | tr ',' ' '
 }
-"$livepipe" serve --config "$dir/config.json" --listen 127.0.0.1:$port >>"$dir/serve.log" 2>&1 &
-server=$!
-pids+=($server)
-wait_for 10 curl -sf -o /dev/null "$base/healthz"
+serve_livepipe "$dir/config.json" "$port"
 
 "$livepipe" whip-publish "$base/whip/web" --token "$pub" --ice-address 127.0.0.1 --size 320x240 \
   --codec vp8 --duration 120 >"$dir/pub.log" 2>&1 &
@@ -94,10 +67,5 @@ vod=$(json "$dir/body" 'd["id"]')
 wait_for 30 job_state "$vod" failed
 check "vod job refused" "failed 1" "$(json "$dir/body" 'd["state"]') $(json "$dir/body" 'd["error"]' | grep -c 'HLS needs an MP4 recording')"
 
-kill -INT "$server"
-wait "$server"
-check "server stopped" 0 $?
-if ((failures)); then
-  echo "--- serve.log"; tail -40 "$dir/serve.log"
-  exit 1
-fi
+stop_livepipe
+finish

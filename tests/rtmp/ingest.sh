@@ -4,26 +4,8 @@
 # both times; a wrong key is refused; nginx is restarted when it dies and
 # stopped with the server. Runs inside a loopback-only namespace (in_netns.sh).
 #   ingest.sh LIVEPIPE
-set -uo pipefail
 livepipe=$1
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-failures=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then
-    echo "ok   $1"
-  else
-    echo "FAIL $1: expected $2, got $3"
-    failures=$((failures + 1))
-  fi
-}
-truth() { [[ "$1" == 1 ]] && echo 1 || echo 0; }
+source "$(dirname "$0")/../support/fixture.sh"
 
 # A new, empty namespace: fixed ports cannot clash.
 port=18192
@@ -37,10 +19,7 @@ cat > "$dir/config.json" <<JSON
 JSON
 token() { "$livepipe" token --secret "$secret" --role "$1" ${2:+--stream "$2"}; }
 admin=$(token admin)
-"$livepipe" serve --config "$dir/config.json" --listen 127.0.0.1:$port \
-  --rtmp-listen 127.0.0.1:$rtmp_port >"$dir/serve.log" 2>&1 &
-serve=$!
-pids+=($serve)
+serve_livepipe "$dir/config.json" "$port" --rtmp-listen 127.0.0.1:$rtmp_port
 accepts() { (exec 3<>/dev/tcp/127.0.0.1/$rtmp_port) 2>/dev/null; }
 for _ in $(seq 100); do accepts && break; sleep 0.1; done
 check "nginx listens" 1 "$(truth "$(accepts && echo 1)")"
@@ -99,12 +78,6 @@ check "nginx restarted" 1 "$(truth "$(accepts && echo 1)")"
 new_pid=$(sed -n 's/.*rtmp-ingest pid=\([0-9]*\).*/\1/p' "$dir/serve.log" | tail -1)
 check "a new nginx" 1 "$(truth "$([[ -n $new_pid && $new_pid != "$nginx_pid" ]] && echo 1)")"
 
-kill -INT "$serve"
-wait "$serve"
-check "server stopped" 0 $?
+stop_livepipe
 check "nginx stopped with it" 1 "$(truth "$(kill -0 "$new_pid" 2>/dev/null || echo 1)")"
-if ((failures)); then
-  for log in "$dir"/view-*.log; do echo "--- $log"; tail -8 "$log"; done
-  echo "--- serve.log"; tail -40 "$dir/serve.log"
-  exit 1
-fi
+finish "$dir"/view-*.log

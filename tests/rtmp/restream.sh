@@ -6,27 +6,8 @@
 # A is killed and restarted mid-stream while a WHEP viewer watches and B keeps
 # streaming.
 #   restream.sh LIVEPIPE
-set -uo pipefail
 livepipe=$1
-dir=$(mktemp -d)
-pids=()
-nginx_pids=()
-cleanup() {
-  for pid in "${pids[@]}" "${nginx_pids[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-failures=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then
-    echo "ok   $1"
-  else
-    echo "FAIL $1: expected $2, got $3"
-    failures=$((failures + 1))
-  fi
-}
-truth() { [[ "$1" == 1 ]] && echo 1 || echo 0; }
+source "$(dirname "$0")/../support/fixture.sh"
 
 # The namespace is new and empty: fixed ports cannot clash with anything.
 port=18191
@@ -46,7 +27,7 @@ rtmp { server { listen 127.0.0.1:$2; application live { live on; record off; } }
 CONF
   nginx -p "$dir/$1/" -c "$dir/$1/nginx.conf" -e "$dir/$1/error.log" &
   eval "pid_$1=$!"
-  nginx_pids+=($!)
+  pids+=($!)
   for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$2) 2>/dev/null && return; sleep 0.1; done
   echo "FAIL nginx $1 did not start"; exit 1
 }
@@ -62,10 +43,7 @@ cat > "$dir/config.json" <<JSON
 JSON
 token() { "$livepipe" token --secret "$secret" --role "$1" ${2:+--stream "$2"}; }
 admin=$(token admin)
-"$livepipe" serve --config "$dir/config.json" --listen 127.0.0.1:$port >"$dir/serve.log" 2>&1 &
-serve=$!
-pids+=($serve)
-for _ in $(seq 50); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+serve_livepipe "$dir/config.json" "$port"
 
 api() { curl -s -o "$dir/body" -w '%{http_code}' -H "Authorization: Bearer $admin" "$@"; }
 destinations() { curl -s -H "Authorization: Bearer $admin" "$base/api/v1/streams/cam/rtmp"; }
@@ -193,10 +171,5 @@ check "VP8 stream: ffprobe reads H.264 and AAC ($probed)" 1 "$(enough_frames "$p
 kill -INT "$vp8_publisher"
 wait "$vp8_publisher"
 
-kill -INT "$serve"
-wait "$serve"
-check "server stopped" 0 $?
-if ((failures)); then
-  echo "--- serve.log"; tail -40 "$dir/serve.log"
-  exit 1
-fi
+stop_livepipe
+finish
