@@ -1,0 +1,109 @@
+// The Publish and Watch views through a real coturn: `livepipe serve` hands
+// out coturn REST credentials in the WHIP/WHEP 201's Link headers, the pages
+// (with ?relay=1: relay candidates only) take them and restart ICE over PATCH,
+// and still publish and play. Both pages' selected candidate pairs (getStats)
+// must be relayed by that coturn, and the viewer must decode frames at the
+// published resolution.
+//   node relay_publish_watch.test.js PATH/TO/livepipe
+// Exit status: 0 passed, 1 failed, 77 skipped (playwright-core or Chromium missing).
+'use strict';
+
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const support = require('./support');
+
+const chromium = support.chromiumOrSkip();
+
+// The pair must be selected, succeeded, carry traffic and have a local relay
+// candidate allocated at the test's coturn.
+function checkRelayed(name, pair, turnUrl) {
+  console.log(`${name} pair: ${JSON.stringify(pair)}`);
+  if (!pair) throw new Error(`${name} has no selected candidate pair`);
+  if (pair.state !== 'succeeded') throw new Error(`${name}'s pair is ${pair.state}`);
+  if (pair.local.type !== 'relay') {
+    throw new Error(`${name}'s local candidate is ${pair.local.type}, not relay`);
+  }
+  if (pair.local.url !== turnUrl) {
+    throw new Error(`${name}'s relay candidate comes from ${pair.local.url}, not ${turnUrl}`);
+  }
+  if (!(pair.bytesSent > 0 && pair.bytesReceived > 0)) {
+    throw new Error(`${name}'s relayed pair carries no traffic`);
+  }
+}
+
+async function main() {
+  const livepipe = process.argv[2];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'livepipe-browser-relay-'));
+  let turn = null;
+  let served = null;
+  let browser = null;
+  let failed = false;
+  try {
+    turn = await support.startCoturn(path.join(dir, 'coturn'));
+    const turnUrl = `turn:127.0.0.1:${turn.port}?transport=udp`;
+    served = await support.startServer(livepipe, dir, {
+      media: {iceAddresses: ['127.0.0.1']},
+      ice: {turnRest: {urls: [turnUrl], secret: turn.secret, ttlSeconds: 600}},
+    });
+    const {url} = served;
+    browser = await support.launch(chromium);
+
+    const publisher =
+        await support.open(browser, `${url}?view=publish&stream=relayed&relay=1`, 'publish');
+    await publisher.click('#publish-start');
+    await publisher.waitForSelector('#publish-state[data-state="connected"]', {timeout: 30000});
+    const ice = await publisher.textContent('#publish-ice');
+    if (ice !== `ICE servers ${turnUrl}`) throw new Error(`the Publish view shows "${ice}"`);
+    const source = await support.published(publisher);
+    console.log(`publishing ${source.width}x${source.height} as ${source.codec}`);
+
+    const viewer = await support.open(browser, `${url}?view=watch&stream=relayed&relay=1`, 'watch');
+    await viewer.click('#watch-start');
+    await viewer.waitForSelector('#watch-state[data-state="connected"]', {timeout: 30000});
+    const seen = await support.decodesAt(viewer, source, 20000);
+    console.log(`viewer decoded ${seen.frames} frames at ${seen.width}x${seen.height}`);
+    if (!(seen.frames > 0)) throw new Error('the viewer decoded no video');
+    if (seen.width !== source.width || seen.height !== source.height) {
+      throw new Error(`the viewer decodes ${seen.width}x${seen.height}, ` +
+                      `not the published ${source.width}x${source.height}`);
+    }
+
+    checkRelayed('publisher', await support.selectedPair(publisher, 'publisher'), turnUrl);
+    checkRelayed('viewer', await support.selectedPair(viewer, 'viewer'), turnUrl);
+    for (const [page, id] of [[publisher, '#publish-route'], [viewer, '#watch-route']]) {
+      await page.waitForFunction((sel) => document.querySelector(sel).textContent === 'via TURN relay',
+                                 id, {timeout: 5000});
+    }
+    for (const [page, id] of [[publisher, '#publish-message'], [viewer, '#watch-message']]) {
+      const message = await page.textContent(id);
+      if (message) throw new Error(`the page shows "${message}"`);
+    }
+    // coturn saw both allocations authenticated with the handed-out credentials.
+    const allocations = (turn.log().match(/ALLOCATE processed, success/g) || []).length;
+    console.log(`coturn allocations: ${allocations}`);
+    if (allocations < 2) throw new Error(`coturn logged ${allocations} successful allocations:\n${turn.log()}`);
+  } catch (e) {
+    console.error(`FAILED: ${e.message}`);
+    failed = true;
+  } finally {
+    if (browser) await browser.close();
+    if (served) {
+      served.server.kill('SIGTERM');
+      const code = await served.exited;
+      if (code !== 0) {
+        console.error(`FAILED: livepipe serve exited with ${code} on SIGTERM`);
+        failed = true;
+      }
+    }
+    if (turn) await turn.stop();
+  }
+  fs.rmSync(dir, {recursive: true, force: true});
+  console.log(failed ? 'browser relay publish/watch failed' : 'browser relay publish/watch ok');
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((e) => {
+  console.error(`FAILED: ${e.stack || e}`);
+  process.exit(1);
+});
