@@ -29,6 +29,7 @@ async function main() {
     console.log(`publishing ${source.width}x${source.height} as ${source.codec}`);
 
     const viewer = await support.open(browser, `${url}?view=watch&stream=e2e`, 'watch');
+    const patches = support.recordPatches(viewer);
     await viewer.click('#watch-start');
     await viewer.waitForSelector('#watch-state[data-state="connected"]', {timeout: 20000});
     const seen = await support.decodesAt(viewer, source, 20000);
@@ -48,6 +49,16 @@ async function main() {
         () => document.getElementById('watch-route').textContent === 'direct (host)', null,
         {timeout: 5000});
     if (await viewer.textContent('#watch-ice')) throw new Error('the page shows ICE servers');
+    console.log(`viewer PATCHes: ${patches.map((p) => `${p.ifMatch} -> ${p.status}`).join(', ')}`);
+    if (patches.length === 0 || patches.some((p) => p.ifMatch === '*' || p.status !== 204)) {
+      throw new Error('the viewer did not just trickle its candidates (204 each)');
+    }
+    if (!patches.some((p) => / typ host/.test(p.body))) {
+      throw new Error('the viewer trickled no host candidate');
+    }
+    if (!patches[patches.length - 1].body.includes('a=end-of-candidates')) {
+      throw new Error("the viewer's last PATCH does not end the candidates");
+    }
 
     // Relay-only without a TURN server from the endpoint: a clear error on
     // the page, and the session it created is deleted again.

@@ -32,6 +32,35 @@ function checkRelayed(name, pair, turnUrl) {
   }
 }
 
+// The page's PATCHes: first the ICE restart (If-Match "*", answered 200
+// with a new ETag), then trickles of the restarted ICE session's candidates
+// under that ETag (204), relay candidates only, ending with end-of-candidates.
+function checkPatches(name, patches) {
+  console.log(`${name} PATCHes: ${patches.map((p) => `${p.ifMatch} -> ${p.status}`).join(', ')}`);
+  const [restart, ...trickles] = patches;
+  if (!restart || restart.ifMatch !== '*' || restart.status !== 200 || !restart.etag) {
+    throw new Error(`${name}'s first PATCH is not an ICE restart answered with 200 and an ETag`);
+  }
+  const ufrag = /^a=ice-ufrag:(\S+)/m.exec(restart.body);
+  if (!ufrag || !/^a=ice-pwd:\S+/m.test(restart.body)) {
+    throw new Error(`${name}'s ICE restart carries no ice-ufrag/ice-pwd`);
+  }
+  for (const trickle of trickles) {
+    if (trickle.ifMatch !== restart.etag || trickle.status !== 204) {
+      throw new Error(`${name} trickled with If-Match ${trickle.ifMatch} (${trickle.status})`);
+    }
+    if (!trickle.body.includes(`a=ice-ufrag:${ufrag[1]}\r\n`)) {
+      throw new Error(`${name} trickled without the restarted credentials`);
+    }
+  }
+  const bodies = patches.map((p) => p.body).join('');
+  if (!/typ relay/.test(bodies)) throw new Error(`${name} sent no relay candidate`);
+  if (/typ (host|srflx|prflx)/.test(bodies)) throw new Error(`${name} sent a non-relay candidate`);
+  if (!patches[patches.length - 1].body.includes('a=end-of-candidates')) {
+    throw new Error(`${name}'s last PATCH does not end the candidates`);
+  }
+}
+
 async function main() {
   const livepipe = process.argv[2];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'livepipe-browser-relay-'));
@@ -51,6 +80,7 @@ async function main() {
 
     const publisher =
         await support.open(browser, `${url}?view=publish&stream=relayed&relay=1`, 'publish');
+    const publisherPatches = support.recordPatches(publisher);
     await publisher.click('#publish-start');
     await publisher.waitForSelector('#publish-state[data-state="connected"]', {timeout: 30000});
     const ice = await publisher.textContent('#publish-ice');
@@ -59,6 +89,7 @@ async function main() {
     console.log(`publishing ${source.width}x${source.height} as ${source.codec}`);
 
     const viewer = await support.open(browser, `${url}?view=watch&stream=relayed&relay=1`, 'watch');
+    const viewerPatches = support.recordPatches(viewer);
     await viewer.click('#watch-start');
     await viewer.waitForSelector('#watch-state[data-state="connected"]', {timeout: 30000});
     const seen = await support.decodesAt(viewer, source, 20000);
@@ -71,6 +102,8 @@ async function main() {
 
     checkRelayed('publisher', await support.selectedPair(publisher, 'publisher'), turnUrl);
     checkRelayed('viewer', await support.selectedPair(viewer, 'viewer'), turnUrl);
+    checkPatches('publisher', publisherPatches);
+    checkPatches('viewer', viewerPatches);
     for (const [page, id] of [[publisher, '#publish-route'], [viewer, '#watch-route']]) {
       await page.waitForFunction((sel) => document.querySelector(sel).textContent === 'via TURN relay',
                                  id, {timeout: 5000});
@@ -82,7 +115,7 @@ async function main() {
     // coturn saw both allocations authenticated with the handed-out credentials.
     const allocations = (turn.log().match(/ALLOCATE processed, success/g) || []).length;
     console.log(`coturn allocations: ${allocations}`);
-    if (allocations < 2) throw new Error(`coturn logged ${allocations} successful allocations:\n${turn.log()}`);
+    if (allocations < 2) throw new Error(`coturn logged ${allocations} successful allocations`);
   } catch (e) {
     console.error(`FAILED: ${e.message}`);
     failed = true;

@@ -200,7 +200,25 @@ function selectedPair(page, which) {
   }, which);
 }
 
+// Every PATCH `page` sends, in order, with its answer:
+// [{ifMatch, body, status, etag}] (filled in as the answers arrive).
+function recordPatches(page) {
+  const patches = [];
+  page.on('requestfinished', async (request) => {
+    if (request.method() !== 'PATCH') return;
+    const entry = {ifMatch: '', body: request.postData() || '', status: 0, etag: ''};
+    patches.push(entry);
+    entry.ifMatch = (await request.allHeaders())['if-match'] || '';
+    const response = await request.response();
+    if (response) {
+      entry.status = response.status();
+      entry.etag = (await response.allHeaders()).etag || '';
+    }
+  });
+  return patches;
+}
+
 module.exports = {
   chromiumOrSkip, launch, sleep, startServer, startCoturn, open, published, decoded, decodesAt,
-  selectedPair,
+  selectedPair, recordPatches,
 };
