@@ -33,7 +33,8 @@ async function main() {
     await viewer.click('#watch-start');
     await viewer.waitForSelector('#watch-state[data-state="connected"]', {timeout: 20000});
     const seen = await support.decodesAt(viewer, source, 20000);
-    console.log(`viewer decoded ${seen.frames} frames at ${seen.width}x${seen.height}`);
+    console.log(`viewer decoded ${seen.frames} frames at ${seen.width}x${seen.height} ` +
+                `(${seen.packets} packets, ${seen.keyFrames} key frames, ${seen.plis} PLIs)`);
     if (!(seen.frames > 0)) throw new Error('the viewer decoded no video');
     if (seen.width !== source.width || seen.height !== source.height) {
       throw new Error(`the viewer decodes ${seen.width}x${seen.height}, ` +

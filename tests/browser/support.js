@@ -145,17 +145,21 @@ function published(page) {
   });
 }
 
-// What the viewer decoded so far.
+// What the viewer received and decoded so far (the packet, key frame and PLI
+// counts tell a stall from a missing key frame when a test fails).
 function decoded(page) {
   return page.evaluate(async () => {
     const viewer = window.livepipe.viewer;
-    const out = {frames: 0, width: 0, height: 0};
+    const out = {frames: 0, width: 0, height: 0, packets: 0, keyFrames: 0, plis: 0};
     if (!viewer) return out;
     (await viewer.pc.getStats()).forEach((report) => {
       if (report.type === 'inbound-rtp' && report.kind === 'video') {
         out.frames += report.framesDecoded || 0;
         out.width = report.frameWidth || 0;
         out.height = report.frameHeight || 0;
+        out.packets += report.packetsReceived || 0;
+        out.keyFrames += report.keyFramesDecoded || 0;
+        out.plis += report.pliCount || 0;
       }
     });
     return out;
