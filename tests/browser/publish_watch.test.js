@@ -25,7 +25,7 @@ async function main() {
     if (shown !== `${url}whip/e2e`) throw new Error(`the page shows WHIP URL ${shown}`);
     await publisher.click('#publish-start');
     await publisher.waitForSelector('#publish-state[data-state="connected"]', {timeout: 20000});
-    const source = await support.published(publisher);
+    const source = await support.publishing(publisher, 15000);
     console.log(`publishing ${source.width}x${source.height} as ${source.codec}`);
 
     const viewer = await support.open(browser, `${url}?view=watch&stream=e2e`, 'watch');

@@ -98,7 +98,7 @@ async function main() {
     await connected(publisher, 'the publisher', '#publish-state', '#publish-message');
     const ice = await publisher.textContent('#publish-ice');
     if (ice !== `ICE servers ${turnUrl}`) throw new Error(`the Publish view shows "${ice}"`);
-    const source = await support.published(publisher);
+    const source = await support.publishing(publisher, 15000);
     console.log(`publishing ${source.width}x${source.height} as ${source.codec}`);
 
     const viewer = await support.open(browser, `${url}?view=watch&stream=relayed&relay=1`, 'watch');

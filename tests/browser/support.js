@@ -128,21 +128,39 @@ async function open(browser, url, name) {
   return page;
 }
 
-// The publisher's camera size and the codec it sends.
+// The publisher's camera size, the codec it sends and the frames it encoded.
 function published(page) {
   return page.evaluate(async () => {
     const {pc} = window.livepipe.publisher;
     const sender = pc.getSenders().find((s) => s.track && s.track.kind === 'video');
     const settings = sender.track.getSettings();
     let codec = '';
+    let frames = 0;
     const stats = await pc.getStats();
     stats.forEach((report) => {
-      if (report.type === 'outbound-rtp' && report.kind === 'video' && report.codecId) {
-        codec = stats.get(report.codecId).mimeType;
+      if (report.type === 'outbound-rtp' && report.kind === 'video') {
+        if (report.codecId) codec = stats.get(report.codecId).mimeType;
+        frames += report.framesEncoded || 0;
       }
     });
-    return {width: settings.width, height: settings.height, codec};
+    return {width: settings.width, height: settings.height, codec, frames};
   });
+}
+
+// The publisher once it encodes frames (bounded by `ms`): a fake camera that
+// Chromium starves of CPU shows up as such, not as a viewer without video.
+async function publishing(page, ms) {
+  const deadline = Date.now() + ms;
+  let source = await published(page);
+  while (!(source.frames > 0 && source.width > 0) && Date.now() < deadline) {
+    await sleep(250);
+    source = await published(page);
+  }
+  if (!(source.frames > 0 && source.width > 0)) {
+    throw new Error(`the publisher encoded no video in ${ms / 1000} s ` +
+                    `(camera ${source.width}x${source.height}, ${source.frames} frames)`);
+  }
+  return source;
 }
 
 // What the viewer received and decoded so far (the packet, key frame and PLI
@@ -223,6 +241,6 @@ function recordPatches(page) {
 }
 
 module.exports = {
-  chromiumOrSkip, launch, sleep, startServer, startCoturn, open, published, decoded, decodesAt,
-  selectedPair, recordPatches,
+  chromiumOrSkip, launch, sleep, startServer, startCoturn, open, published, publishing, decoded,
+  decodesAt, selectedPair, recordPatches,
 };
