@@ -271,21 +271,28 @@
         });
         if (response.status !== 200) throw await failure(response);
       } catch (e) {
-        this.queue.unshift(...ready.candidates.map((c) => Object.assign({ufrag}, c)));
         await this.pc.setLocalDescription({type: 'rollback'});
         throw new Error(`the ICE restart with the server's ICE servers failed: ${e.message}`);
       }
-      this.etag = response.headers.get('ETag') || this.etag;
-      const remote = parseFragment(await response.text());
-      if (!remote.ufrag || !remote.pwd) {
-        throw new Error('the server answered the ICE restart without ice-ufrag/ice-pwd');
-      }
-      await this.pc.setRemoteDescription(
-          {type: 'answer', sdp: withRemoteIce(this.pc.remoteDescription.sdp, remote.ufrag, remote.pwd)});
-      const firstMid = sections(this.pc.remoteDescription.sdp)[0].mid;
-      for (const c of remote.candidates) {
-        await this.pc.addIceCandidate(
-            {candidate: c.candidate, sdpMid: c.mid || firstMid, usernameFragment: remote.ufrag});
+      // The server restarted: from here on there is no way back to the
+      // first ICE session, and a failure ends the session.
+      try {
+        this.etag = response.headers.get('ETag') || this.etag;
+        const remote = parseFragment(await response.text());
+        if (!remote.ufrag || !remote.pwd) {
+          throw new Error('the server answered without ice-ufrag/ice-pwd');
+        }
+        const answer = withRemoteIce(this.pc.remoteDescription.sdp, remote.ufrag, remote.pwd);
+        await this.pc.setRemoteDescription({type: 'answer', sdp: answer});
+        const firstMid = sections(answer)[0].mid;
+        for (const c of remote.candidates) {
+          await this.pc.addIceCandidate(
+              {candidate: c.candidate, sdpMid: c.mid || firstMid, usernameFragment: remote.ufrag});
+        }
+      } catch (e) {
+        const error = new Error(`the server's answer to the ICE restart is unusable: ${e.message}`);
+        error.fatal = true;
+        throw error;
       }
     }
 
@@ -372,7 +379,7 @@
         try {
           await session.restartWith(options.relay ? 'relay' : 'all');
         } catch (e) {
-          if (options.relay) throw e;
+          if (options.relay || e.fatal) throw e;
           (options.onError || (() => {}))(`${e.message}; going on without them`);
         }
       }

@@ -4,7 +4,8 @@
 // and still publish and play. Both pages' selected candidate pairs (getStats)
 // must be relayed by that coturn, and the viewer must decode frames at the
 // published resolution. A third page without ?relay=1 takes the same servers
-// and connects directly.
+// and connects directly; pages whose restart the "server" refuses go on
+// without it, or fail clearly with ?relay=1.
 //   node relay_publish_watch.test.js PATH/TO/livepipe
 // Exit status: 0 passed, 1 failed, 77 skipped (playwright-core or Chromium missing).
 'use strict';
@@ -149,6 +150,45 @@ async function main() {
     // page gets no relay candidate): a relay candidate is logged, not required.
     const relayed = /typ relay/.test(directPatches.map((p) => p.body).join(''));
     console.log(`viewer without ?relay=1 ${relayed ? 'sent' : 'did not send'} a relay candidate`);
+
+    // A server that refuses the ICE restart (RFC 9725: 422 when it supports
+    // trickle only), played here by intercepting the page's restart PATCH:
+    // the page rolls the restart back, says so and plays over its first ICE
+    // session; with ?relay=1 that is an error and its session is deleted.
+    const refuseRestart = (page) => page.route('**/whep/relayed/*', async (route, request) => {
+      if (request.method() === 'PATCH' && (await request.allHeaders())['if-match'] === '*') {
+        await route.fulfill({status: 422, contentType: 'text/plain', body: 'no ICE restarts here'});
+      } else {
+        await route.continue();
+      }
+    });
+    const refused = await support.open(browser, `${url}?view=watch&stream=relayed`, 'refused');
+    await refuseRestart(refused);
+    await refused.click('#watch-start');
+    await connected(refused, 'the viewer refused a restart', '#watch-state', '#watch-message');
+    const refusedSeen = await support.decodesAt(refused, source, 20000);
+    if (!(refusedSeen.frames > 0)) throw new Error('the viewer refused a restart decoded no video');
+    const refusedMessage = await refused.textContent('#watch-message');
+    console.log(`viewer refused a restart: ${refusedMessage}`);
+    if (refusedMessage !== "the ICE restart with the server's ICE servers failed: " +
+                               '422 Unprocessable Entity: no ICE restarts here; going on without them') {
+      throw new Error(`the viewer refused a restart shows "${refusedMessage}"`);
+    }
+    const refusedRelay =
+        await support.open(browser, `${url}?view=watch&stream=relayed&relay=1`, 'refused-relay');
+    await refuseRestart(refusedRelay);
+    await refusedRelay.click('#watch-start');
+    await refusedRelay.waitForSelector('#watch-state[data-state="failed"]', {timeout: 15000});
+    const refusedRelayMessage = await refusedRelay.textContent('#watch-message');
+    console.log(`relay-only viewer refused a restart: ${refusedRelayMessage}`);
+    if (!refusedRelayMessage.startsWith("Watching failed: the ICE restart with the server's ICE " +
+                                        'servers failed: 422')) {
+      throw new Error(`the relay-only viewer refused a restart shows "${refusedRelayMessage}"`);
+    }
+    const detail = await (await fetch(`${url}api/v1/streams/relayed`)).json();
+    if (detail.viewers.length !== 3) {
+      throw new Error(`the stream has ${detail.viewers.length} viewers, not 3`);
+    }
 
     // coturn saw the relay-only pages' allocations, authenticated with the
     // handed-out credentials.
