@@ -85,6 +85,18 @@ std::string header(SoupServerMessage *msg, const char *name) {
   return value ? value : "";
 }
 
+// The first a=ice-ufrag value in `sdp` (an offer the planner accepted has one
+// in every m-section).
+std::string first_ice_ufrag(const std::string &sdp) {
+  static constexpr std::string_view kAttribute = "a=ice-ufrag:";
+  size_t at = sdp.find(kAttribute);
+  if (at == std::string::npos) {
+    return {};
+  }
+  at += kAttribute.size();
+  return sdp.substr(at, sdp.find_first_of("\r\n", at) - at);
+}
+
 // A reply given later (after webrtcbin answered): the message stays paused
 // until then, and is not touched once the client has gone.
 struct Pending {
@@ -121,7 +133,8 @@ struct MediaService::Impl {
     std::string viewer;  // play sessions
     std::string etag;
     OfferPlan plan;
-    bool websocket = false;  // started over /ws: not reachable over HTTP
+    bool websocket = false;    // started over /ws: not reachable over HTTP
+    std::string client_ufrag;  // the client's ICE ufrag: its offer's, then its last restart's
   };
   struct Entry {
     std::unique_ptr<Stream> stream;
@@ -571,7 +584,13 @@ struct MediaService::Impl {
     }
     const SdpFrag &frag = std::get<SdpFrag>(parsed);
     std::string if_match = header(msg, "If-Match");
-    if (frag.has_credentials() && if_match.empty()) {
+    // RFC 8840 fragments carry the sender's credentials with every trickle;
+    // only new ones ask for an ICE restart.
+    if (session.client_ufrag.empty()) {
+      session.client_ufrag = first_ice_ufrag(session.plan.sdp);
+    }
+    const bool restart = frag.has_credentials() && frag.ice_ufrag != session.client_ufrag;
+    if (restart && if_match.empty()) {
       // New credentials mean an ICE restart, which needs the session's ETag.
       fail(msg, 428, "an ICE restart needs If-Match with the session's ETag",
            "precondition-required");
@@ -610,7 +629,7 @@ struct MediaService::Impl {
     }
     Stream &stream = *it->second.stream;
     std::optional<IceParams> restarted;
-    if (frag.has_credentials()) {
+    if (restart) {
       std::string error;
       IceParams remote{frag.ice_ufrag, frag.ice_pwd, {}, 0};
       restarted = session.kind == Kind::kPublish
@@ -635,6 +654,7 @@ struct MediaService::Impl {
     }
     // The server's new credentials and candidates, for the session's bundle.
     session.etag = "\"" + random_hex(8) + "\"";
+    session.client_ufrag = frag.ice_ufrag;
     std::string body =
         "a=ice-ufrag:" + restarted->ufrag + "\r\na=ice-pwd:" + restarted->pwd + "\r\n";
     if (!session.plan.media.empty()) {

@@ -33,6 +33,34 @@
     });
   }
 
+  // ?relay=1: relay candidates only, through the TURN server the WHIP/WHEP
+  // endpoint names in its Link headers (to check a TURN setup).
+  const relay = params.get('relay') === '1';
+
+  // The ICE servers the endpoint handed out (their URLs; never the credentials).
+  function showIceServers(session, el) {
+    const urls = session ? session.iceServers.map((server) => server.urls) : [];
+    el.textContent = urls.length ? `ICE servers ${urls.join(' ')}` : '';
+  }
+
+  // The selected candidate pair once connected: "via TURN relay" or "direct".
+  async function showRoute(session, el) {
+    if (!session) {
+      el.textContent = '';
+      return;
+    }
+    let pair = null;
+    try {
+      pair = await LivepipeWhip.route(session.pc);
+    } catch (e) {
+      // Closed meanwhile: there is no route to show.
+    }
+    el.textContent = !pair ? '' :
+        pair.local === 'relay' || pair.remote === 'relay' ? 'via TURN relay' :
+                                                             `direct (${pair.local})`;
+    el.dataset.route = pair ? pair.local : '';
+  }
+
   // ---- Publish ----
 
   function whipUrl() {
@@ -59,6 +87,8 @@
       localStream = null;
     }
     $('publish-video').srcObject = null;
+    showIceServers(null, $('publish-ice'));
+    showRoute(null, $('publish-route'));
     $('publish-start').hidden = false;
     $('publish-start').disabled = false;
     $('publish-stop').hidden = true;
@@ -83,11 +113,19 @@
     $('publish-video').srcObject = localStream;
     setBadge($('publish-state'), 'connecting');
     try {
-      state.publisher = await LivepipeWhip.publish(
-          url, $('publish-token').value.trim(), localStream, (value) => {
-            setBadge($('publish-state'), value);
-            if (value === 'failed') stopPublishing('failed');
-          });
+      state.publisher = await LivepipeWhip.publish(url, $('publish-token').value.trim(), localStream, {
+        relay,
+        onState: (value) => {
+          setBadge($('publish-state'), value);
+          if (value === 'connected') showRoute(state.publisher, $('publish-route'));
+          if (value === 'failed') stopPublishing('failed');
+        },
+        onError: (text) => {
+          $('publish-message').textContent = text;
+        },
+      });
+      showIceServers(state.publisher, $('publish-ice'));
+      showRoute(state.publisher, $('publish-route'));
     } catch (e) {
       $('publish-message').textContent = `Publishing failed: ${e.message}`;
       stopPublishing('failed');
@@ -122,6 +160,8 @@
     state.viewer = null;
     if (viewer) viewer.stop();
     $('watch-video').srcObject = null;
+    showIceServers(null, $('watch-ice'));
+    showRoute(null, $('watch-route'));
     $('watch-start').hidden = false;
     $('watch-start').disabled = false;
     $('watch-stop').hidden = true;
@@ -142,11 +182,20 @@
           (remote) => {
             if ($('watch-video').srcObject !== remote) $('watch-video').srcObject = remote;
           },
-          (value) => {
-            setBadge($('watch-state'), value);
-            // "disconnected" may recover; "failed" is final (the stream ended).
-            if (value === 'failed') stopWatching(value);
+          {
+            relay,
+            onState: (value) => {
+              setBadge($('watch-state'), value);
+              if (value === 'connected') showRoute(state.viewer, $('watch-route'));
+              // "disconnected" may recover; "failed" is final (the stream ended).
+              if (value === 'failed') stopWatching(value);
+            },
+            onError: (text) => {
+              $('watch-message').textContent = text;
+            },
           });
+      showIceServers(state.viewer, $('watch-ice'));
+      showRoute(state.viewer, $('watch-route'));
     } catch (e) {
       $('watch-message').textContent = `Watching failed: ${e.message}`;
       stopWatching('failed');

@@ -96,6 +96,15 @@ curl -s -D "$dir/h" -o "$dir/answer" -X POST -H "Authorization: Bearer $play" \
 location=$base$(tr -d '\r' <"$dir/h" | sed -n 's/^location: //Ip')
 etag=$(tr -d '\r' <"$dir/h" | sed -n 's/^etag: //Ip')
 old_ufrag=$(tr -d '\r' <"$dir/answer" | sed -n 's/^a=ice-ufrag://p' | head -1)
+# RFC 8840 fragments carry the sender's current credentials: the offer's
+# make a trickle (no If-Match needed), not a restart.
+offer_trickle='a=ice-ufrag:abcd
+a=ice-pwd:abcdefghijklmnopqrstuvwx
+m=video 9 UDP/TLS/RTP/SAVPF 127
+a=mid:0
+a=candidate:1 1 UDP 2130706431 127.0.0.1 40001 typ host
+'
+check "PATCH trickle with the offer's credentials" 204 "$(status -X PATCH -H "Authorization: Bearer $play" -H 'Content-Type: application/trickle-ice-sdpfrag' --data-binary "$offer_trickle" "$location")"
 restart_frag='a=ice-ufrag:efgh
 a=ice-pwd:bcdefghijklmnopqrstuvwxyz0
 m=video 9 UDP/TLS/RTP/SAVPF 127
@@ -113,6 +122,14 @@ check "ICE restart: new server ufrag" 1 "$([[ -n $new_ufrag && $new_ufrag != "$o
 check "ICE restart: the server's candidates" 1 "$(grep -c '^a=candidate:.* 127.0.0.1 ' "$dir/frag" | sed 's/^[1-9][0-9]*$/1/')"
 check "ICE restart: mid and end-of-candidates" 2 "$(tr -d '\r' <"$dir/frag" | grep -c '^a=mid:0$\|^a=end-of-candidates$')"
 check "ICE restart with the old ETag" 412 "$(status -X PATCH -H "Authorization: Bearer $play" -H "If-Match: $etag" -H 'Content-Type: application/trickle-ice-sdpfrag' --data-binary "$restart_frag" "$location")"
+restarted_trickle='a=ice-ufrag:efgh
+a=ice-pwd:bcdefghijklmnopqrstuvwxyz0
+m=video 9 UDP/TLS/RTP/SAVPF 127
+a=mid:0
+a=candidate:2 1 UDP 2130706431 127.0.0.1 40002 typ host
+a=end-of-candidates
+'
+check "PATCH trickle with the restarted credentials" 204 "$(status -X PATCH -H "Authorization: Bearer $play" -H "If-Match: $new_etag" -H 'Content-Type: application/trickle-ice-sdpfrag' --data-binary "$restarted_trickle" "$location")"
 check "DELETE the restarted session" 200 "$(status -X DELETE -H "Authorization: Bearer $play" "$location")"
 for _ in $(seq 100); do grep -q '^ice restart' "$dir/pub.log" && break; sleep 0.1; done
 check "the publisher restarted ICE" 1 "$(grep -c '^ice restart: done' "$dir/pub.log")"
