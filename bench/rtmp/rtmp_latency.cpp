@@ -130,33 +130,64 @@ std::optional<uint64_t> read_frame(GstPad *pad, GstBuffer *buffer) {
   return value;
 }
 
-// The source: one stamped picture, encoded for WHIP and for the RTMP push.
-std::string source_description(const Options &o, bool ingest) {
+// The WHIP publisher's encoder settings (apps/cmd_whip.cpp), for both encodes.
+std::string x264_description(const Options &o) {
+  return "x264enc tune=zerolatency speed-preset=ultrafast bframes=0 key-int-max=60 bitrate=" +
+         std::to_string(o.bitrate_kbps) + " ! video/x-h264,profile=constrained-baseline";
+}
+
+// The source: one stamped picture and a tone, published over WHIP.
+std::string source_description(const Options &o) {
   std::string size = "width=" + std::to_string(o.width) + ",height=" + std::to_string(o.height);
-  // The WHIP publisher's encoder settings (apps/cmd_whip.cpp), for both.
-  std::string x264 =
-      "x264enc tune=zerolatency speed-preset=ultrafast bframes=0 key-int-max=60 "
-      "bitrate=" +
-      std::to_string(o.bitrate_kbps) + " ! video/x-h264,profile=constrained-baseline";
+  return "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,framerate=30/1," + size +
+         " ! identity name=stamp ! tee name=vt "
+         "audiotestsrc is-live=true wave=ticks ! audioconvert ! audioresample ! "
+         "audio/x-raw,rate=48000,channels=2 ! tee name=at "
+         "webrtcbin name=webrtc bundle-policy=max-bundle "
+         "vt. ! queue ! " +
+         x264_description(o) +
+         " ! rtph264pay pt=96 config-interval=-1 aggregate-mode=zero-latency ! "
+         "application/x-rtp,media=video,encoding-name=H264,payload=96,"
+         "packetization-mode=(string)1 ! webrtc. "
+         "at. ! queue ! audioconvert ! opusenc ! rtpopuspay pt=111 ! "
+         "application/x-rtp,media=audio,encoding-name=OPUS,payload=111 ! webrtc. ";
+}
+
+// The same source pushed over RTMP (H.264 + AAC in FLV), as OBS or ffmpeg
+// would: added to the running source once its pictures flow, since the
+// server gives up on a publisher that sends no video for 10 s.
+bool add_ingest_push(GstElement *pipeline, const Options &o) {
   std::string d =
-      "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,framerate=30/1," + size +
-      " ! identity name=stamp ! tee name=vt "
-      "audiotestsrc is-live=true wave=ticks ! audioconvert ! audioresample ! "
-      "audio/x-raw,rate=48000,channels=2 ! tee name=at "
-      "webrtcbin name=webrtc bundle-policy=max-bundle "
-      "vt. ! queue ! " +
-      x264 +
-      " ! rtph264pay pt=96 config-interval=-1 aggregate-mode=zero-latency ! "
-      "application/x-rtp,media=video,encoding-name=H264,payload=96,packetization-mode=(string)1 ! "
-      "webrtc. "
-      "at. ! queue ! audioconvert ! opusenc ! rtpopuspay pt=111 ! "
-      "application/x-rtp,media=audio,encoding-name=OPUS,payload=111 ! webrtc. ";
-  if (ingest) {
-    d += "vt. ! queue ! " + x264 +
-         " ! h264parse ! flvmux name=mux streamable=true ! rtmp2sink location=" + o.ingest_rtmp +
-         "/ingest at. ! queue ! audioconvert ! avenc_aac bitrate=128000 ! aacparse ! mux. ";
+      "queue name=vq ! " + x264_description(o) +
+      " ! h264parse ! flvmux name=mux streamable=true ! rtmp2sink location=" + o.ingest_rtmp +
+      "/ingest queue name=aq ! audioconvert ! avenc_aac bitrate=128000 ! aacparse ! "
+      "mux.";
+  GError *error = nullptr;
+  GstElement *bin = gst_parse_bin_from_description(d.c_str(), FALSE, &error);
+  if (!bin) {
+    std::fprintf(stderr, "RTMP push: %s\n", error ? error->message : "no bin");
+    g_clear_error(&error);
+    return false;
   }
-  return d;
+  g_clear_error(&error);
+  gst_bin_add(GST_BIN(pipeline), bin);
+  bool ok = true;
+  for (auto [queue, tee] : {std::pair{"vq", "vt"}, std::pair{"aq", "at"}}) {
+    GstPtr<GstElement> q(gst_bin_get_by_name(GST_BIN(bin), queue));
+    GstPtr<GstPad> target(gst_element_get_static_pad(q.get(), "sink"));
+    GstPad *ghost = gst_ghost_pad_new(queue, target.get());
+    gst_element_add_pad(bin, ghost);
+  }
+  gst_element_sync_state_with_parent(bin);
+  for (auto [queue, tee] : {std::pair{"vq", "vt"}, std::pair{"aq", "at"}}) {
+    GstPtr<GstElement> t(gst_bin_get_by_name(GST_BIN(pipeline), tee));
+    GstPad *src = gst_element_request_pad_simple(t.get(), "src_%u");
+    GstPtr<GstPad> sink(gst_element_get_static_pad(bin, queue));
+    ok = ok && gst_pad_link(src, sink.get()) == GST_PAD_LINK_OK;
+    // The tee keeps its request pad until the pipeline goes.
+    gst_object_unref(src);
+  }
+  return ok;
 }
 
 // Draws the capture time into each frame as it leaves the source.
@@ -553,7 +584,7 @@ int main(int argc, char **argv) {
   }
   bool ingest = !o.ingest_rtmp.empty();
   GError *error = nullptr;
-  GstElement *parsed = gst_parse_launch(source_description(o, ingest).c_str(), &error);
+  GstElement *parsed = gst_parse_launch(source_description(o).c_str(), &error);
   if (!parsed) {
     std::fprintf(stderr, "source: %s\n", error ? error->message : "no pipeline");
     g_clear_error(&error);
@@ -650,9 +681,14 @@ int main(int argc, char **argv) {
   std::atomic<int64_t> source_frames{0};
   SourceGuard ticker = livepipe::add_timeout(nullptr, 100, [&] {
     double t = elapsed();
-    // The restream and the ingest stream exist a moment after the publish.
+    // The WHIP session is up, so pictures flow: the RTMP push starts, and
+    // the restream and the ingest stream exist a moment after.
     if (!receivers_started && !publisher.result().location.empty()) {
       receivers_started = true;
+      if (ingest && !add_ingest_push(source.get(), o)) {
+        fail("the RTMP push does not start");
+        return false;
+      }
       whep_viewer.start();
       gst_pull.start();
       if (ingest_viewer) {
