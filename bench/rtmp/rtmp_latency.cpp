@@ -1,11 +1,12 @@
-// Glass-to-glass latency of one live source delivered by `livepipe serve` over
-// WHEP and over RTMP, in one run, read from a timestamp drawn into every frame
-// (frame_stamp.h). The source is this process: a live test pattern whose
-// frames get the wall-clock millisecond of their capture drawn in, encoded
-// twice with the same x264 settings, once published over WHIP (stream `cam`)
-// and once pushed over RTMP to the nginx-rtmp `livepipe serve` supervises
-// (stream `ingest`). Receivers, each decoding with libavcodec's H.264 decoder
-// and reading the stamp from the decoded picture against the same clock:
+// Capture-to-decoded-picture latency of one live source delivered by
+// `livepipe serve` over WHEP and over RTMP, in one run, read from a timestamp
+// drawn into every frame (frame_stamp.h). The source is this process: a live
+// test pattern whose frames get the wall-clock millisecond of their capture
+// drawn in, encoded twice with the same x264 settings, once published over
+// WHIP (stream `cam`) and once pushed over RTMP to the nginx-rtmp `livepipe
+// serve` supervises (stream `ingest`). Receivers, each decoding with
+// libavcodec's H.264 decoder and reading the stamp from the decoded picture
+// against the same clock:
 //   - a WHEP viewer of `cam` (webrtcbin, rtph264depay, avdec_h264);
 //   - ffmpeg pulling `cam` from the nginx-rtmp the server restreams it to
 //     (raw grey frames on a pipe), with its default decoder settings and
