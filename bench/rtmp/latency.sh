@@ -4,10 +4,12 @@
 # an nginx-rtmp for the restream, `livepipe serve` restreaming `cam` to it and
 # running its own nginx-rtmp for ingest, then the benchmark. Loopback only: run
 # it inside a fresh network namespace:
-#   unshare -n sh -c 'ip link set lo up && bench/rtmp/latency.sh build [SECONDS]'
+#   unshare -n sh -c 'ip link set lo up && bench/rtmp/latency.sh build [SECONDS [ARGS...]]'
+# ARGS go to bench_rtmp_latency (e.g. --whip-audio no).
 set -uo pipefail
 build=$(realpath "$1")
 seconds=${2:-30}
+shift $(($# < 2 ? $# : 2))
 livepipe=$build/apps/livepipe
 bench=$build/bench/bench_rtmp_latency
 dir=$(mktemp -d)
@@ -49,7 +51,7 @@ for _ in $(seq 100); do
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$bench" --server "$base" --restream-rtmp "rtmp://127.0.0.1:$restream/live" \
-  --ingest-rtmp "rtmp://127.0.0.1:$ingest/live" --seconds "$seconds" 2>"$dir/bench.err"
+  --ingest-rtmp "rtmp://127.0.0.1:$ingest/live" --seconds "$seconds" "$@" 2>"$dir/bench.err"
 status=$?
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 if ((status)); then

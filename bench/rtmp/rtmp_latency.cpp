@@ -62,6 +62,7 @@ struct Options {
   double startup_timeout = 60;
   int width = 640, height = 360;
   int bitrate_kbps = 1500;
+  bool whip_audio = true;  // false: the WHIP publish (and so its restream) carries no audio
 };
 
 std::atomic<bool> g_measuring{false};
@@ -137,7 +138,8 @@ std::string x264_description(const Options &o) {
          std::to_string(o.bitrate_kbps) + " ! video/x-h264,profile=constrained-baseline";
 }
 
-// The source: one stamped picture and a tone, published over WHIP.
+// The source: one stamped picture and a tone, published over WHIP (the tone
+// only with whip_audio).
 std::string source_description(const Options &o) {
   std::string size = "width=" + std::to_string(o.width) + ",height=" + std::to_string(o.height);
   return "videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,framerate=30/1," + size +
@@ -149,9 +151,10 @@ std::string source_description(const Options &o) {
          x264_description(o) +
          " ! rtph264pay pt=96 config-interval=-1 aggregate-mode=zero-latency ! "
          "application/x-rtp,media=video,encoding-name=H264,payload=96,"
-         "packetization-mode=(string)1 ! webrtc. "
-         "at. ! queue ! audioconvert ! opusenc ! rtpopuspay pt=111 ! "
-         "application/x-rtp,media=audio,encoding-name=OPUS,payload=111 ! webrtc. ";
+         "packetization-mode=(string)1 ! webrtc. " +
+         (o.whip_audio ? "at. ! queue ! audioconvert ! opusenc ! rtpopuspay pt=111 ! "
+                         "application/x-rtp,media=audio,encoding-name=OPUS,payload=111 ! webrtc. "
+                       : "");
 }
 
 // The same source pushed over RTMP (H.264 + AAC in FLV), as OBS or ffmpeg
@@ -209,7 +212,9 @@ GstPadProbeReturn stamp_probe(GstPad *pad, GstPadProbeInfo *info, gpointer) {
 // A stream the server does not have yet is asked for again (bounded).
 class WhepViewer {
  public:
-  WhepViewer(std::string url, Path &path) : url_(std::move(url)), path_(path) {}
+  // `audio`: the stream has audio, so the offer asks for it too.
+  WhepViewer(std::string url, Path &path, bool audio)
+      : url_(std::move(url)), path_(path), audio_(audio) {}
   ~WhepViewer() { teardown(); }
 
   void start() {
@@ -223,6 +228,9 @@ class WhepViewer {
           "packetization-mode=(string)1,profile-level-id=(string)42e01f",
           "application/x-rtp,media=audio,encoding-name=OPUS,payload=109,clock-rate=48000,"
           "encoding-params=(string)2"}) {
+      if (!audio_ && std::strstr(caps_text, "media=audio")) {
+        continue;
+      }
       GstCaps *caps = gst_caps_from_string(caps_text);
       GstWebRTCRTPTransceiver *t = nullptr;
       g_signal_emit_by_name(webrtc, "add-transceiver",
@@ -322,6 +330,7 @@ class WhepViewer {
 
   std::string url_;
   Path &path_;
+  bool audio_;
   GstPtr<GstElement> pipeline_;
   std::unique_ptr<WhipClient> client_;
   SourceGuard retry_;
@@ -531,6 +540,7 @@ void usage(FILE *out) {
                "Usage: bench_rtmp_latency --server URL --restream-rtmp rtmp://HOST:PORT/APP\n"
                "                          [--ingest-rtmp rtmp://HOST:PORT/APP] [--seconds S]\n"
                "                          [--warmup S] [--size WxH] [--bitrate KBPS]\n"
+               "                          [--whip-audio yes|no]\n"
                "Publishes the stamped source to URL/whip/cam (and pushes it to\n"
                "--ingest-rtmp/ingest), reads it back over WHEP and from the RTMP URLs, and\n"
                "prints frames read and latency percentiles for each path.\n");
@@ -558,6 +568,8 @@ bool parse(int argc, char **argv, Options &o) {
       o.seconds = std::atof(v);
     } else if (arg == "--warmup") {
       o.warmup = std::atof(v);
+    } else if (arg == "--whip-audio") {
+      o.whip_audio = std::strcmp(v, "no") != 0;
     } else if (arg == "--bitrate") {
       o.bitrate_kbps = std::atoi(v);
     } else if (arg == "--size") {
@@ -656,7 +668,7 @@ int main(int argc, char **argv) {
                    &on_bus);
 
   WhipClient publisher(webrtc.get(), o.server + "/whip/cam", "");
-  WhepViewer whep_viewer(o.server + "/whep/cam", whep);
+  WhepViewer whep_viewer(o.server + "/whep/cam", whep, o.whip_audio);
   GstRtmpPull gst_pull(o.restream_rtmp + "/cam", restream_gst);
   std::unique_ptr<WhepViewer> ingest_viewer;
   std::unique_ptr<GstRtmpPull> ingest_gst_pull;
@@ -666,7 +678,7 @@ int main(int argc, char **argv) {
   pulls.push_back(
       std::make_unique<FfmpegPull>(ffmpeg_args(o.restream_rtmp + "/cam", true), o, restream_low));
   if (ingest) {
-    ingest_viewer = std::make_unique<WhepViewer>(o.server + "/whep/ingest", *ingest_whep);
+    ingest_viewer = std::make_unique<WhepViewer>(o.server + "/whep/ingest", *ingest_whep, true);
     ingest_gst_pull = std::make_unique<GstRtmpPull>(o.ingest_rtmp + "/ingest", *ingest_gst);
     pulls.push_back(std::make_unique<FfmpegPull>(ffmpeg_args(o.ingest_rtmp + "/ingest", true), o,
                                                  *ingest_rtmp));
