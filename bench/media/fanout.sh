@@ -122,7 +122,7 @@ run() {  # run NAME N
     args=(--janus "http://127.0.0.1:$janus_http/janus" --mountpoint 1 --server-pid "$janus_pid")
   fi
   "$bench" viewers "${args[@]}" --name "$1" --count "$2" --sent "$dir/sent.log" \
-    --seconds "$seconds" --ice-address $addr >"$dir/viewers.log" 2>&1
+    --seconds "$seconds" --latency "${VIEWER_LATENCY_MS:-50}" --ice-address $addr >"$dir/viewers.log" 2>&1
   grep -E '^(result|first error)' "$dir/viewers.log" | tee -a "$results"
   sleep 2  # the servers drop the sessions the viewers ended
 }

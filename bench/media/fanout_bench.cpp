@@ -54,13 +54,18 @@ std::string ice_address = "127.0.0.1";
 // FNV-1a over the RTP payload: the same bytes reach both servers, which
 // rewrite headers (Janus) or payload the frames anew (livepipe) but not
 // the payload bytes.
-bool payload_hash(GstBuffer *buffer, uint64_t *hash, guint *size) {
+bool payload_hash(GstBuffer *buffer, uint64_t *hash, guint *size, bool *key = nullptr) {
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
   if (!gst_rtp_buffer_map(buffer, GST_MAP_READ, &rtp)) {
     return false;
   }
   const auto *data = static_cast<const guint8 *>(gst_rtp_buffer_get_payload(&rtp));
   guint len = gst_rtp_buffer_get_payload_len(&rtp);
+  if (key && len >= 2) {
+    // H.264: an SPS (alone or first in a STAP-A) starts every key frame here.
+    guint8 type = data[0] & 0x1f;
+    *key = type == 7 || (type == 24 && len >= 4 && (data[3] & 0x1f) == 7);
+  }
   uint64_t h = 1469598103934665603ULL;
   for (guint i = 0; i < len; ++i) {
     h = (h ^ data[i]) * 1099511628211ULL;
@@ -253,7 +258,10 @@ struct Viewer {
   std::unique_ptr<media::WhipClient> whep;
   std::unique_ptr<media::Answerer> answerer;
   std::string janus_session, janus_handle;
-  int64_t request_us = 0;  // the WHEP POST or the Janus "watch" request
+  int64_t request_us = 0;   // the WHEP POST or the Janus "watch" request
+  int64_t signaled_us = 0;  // the WHEP answer, or Janus's reply to "start"
+  std::atomic<int64_t> first_packet_us{0};
+  std::atomic<int64_t> first_keyframe_us{0};
   std::atomic<int64_t> first_frame_us{0};
   std::atomic<bool> decoded{false};
   std::string error;
@@ -400,18 +408,21 @@ struct ViewerOptions {
   int server_pid = 0;
   double seconds = 10, settle = 2, join_timeout = 30;
   guint join_interval_ms = 100;
-  guint latency_ms = 0;
+  guint latency_ms = 50;
   double full_rate = 0.95;
 };
 
 // Decodes the video until the first frame, then only lets packets arrive.
+// Like a browser, the depayloader asks for a key frame (PLI) when the first
+// packets it gets cannot start a picture.
 void on_pad_added(GstElement *, GstPad *pad, gpointer data) {
   auto *v = static_cast<Viewer *>(data);
   if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) {
     return;
   }
   GstElement *bin = gst_parse_bin_from_description(
-      "rtph264depay name=depay ! h264parse ! avdec_h264 name=dec output-corrupt=false ! "
+      "rtph264depay name=depay request-keyframe=true ! h264parse ! avdec_h264 name=dec "
+      "output-corrupt=false max-threads=1 ! "
       "fakesink async=false sync=false",
       TRUE, nullptr);
   if (!bin) {
@@ -462,7 +473,14 @@ void on_new_jitterbuffer(GstElement *, GstElement *jitterbuffer, guint, guint, g
         auto record = [&](GstBuffer *buffer) {
           uint64_t hash = 0;
           guint size = 0;
-          if (payload_hash(buffer, &hash, &size)) {
+          bool key = false;
+          if (payload_hash(buffer, &hash, &size, &key)) {
+            int64_t none = 0;
+            v->first_packet_us.compare_exchange_strong(none, now);
+            if (key) {
+              none = 0;
+              v->first_keyframe_us.compare_exchange_strong(none, now);
+            }
             std::lock_guard lock(v->mutex);
             v->arrivals.push_back({hash, now, size});
           }
@@ -518,6 +536,7 @@ void start_whep(Viewer &v, const ViewerOptions &o) {
   v.whep = std::make_unique<media::WhipClient>(v.webrtc, o.whep, "");
   v.whep->start([&v](const media::WhipClient::Result &r) {
     v.request_us = r.posted_us;
+    v.signaled_us = g_get_monotonic_time();
     if (!r.error.empty()) {
       v.error = "WHEP: " + r.error;
     }
@@ -610,6 +629,7 @@ void start_janus(Viewer &v, const ViewerOptions &o, JanusApi &api) {
                             });
                             api.request("POST", "/" + v.janus_session + "/" + v.janus_handle, start,
                                         [&v](JsonObject *r, std::string e) {
+                                          v.signaled_us = g_get_monotonic_time();
                                           if (!r) {
                                             v.error = "start: " + e;
                                           }
@@ -718,7 +738,7 @@ int run_viewers(int argc, char **argv) {
       }
     }
   }
-  std::vector<double> first_frame_ms, latency_ms, rates;
+  std::vector<double> first_frame_ms, signaled_ms, first_packet_ms, first_key_ms, latency_ms, rates;
   int full = 0, failed = 0;
   std::string first_error;
   for (auto &v : viewers) {
@@ -730,6 +750,9 @@ int run_viewers(int argc, char **argv) {
     }
     if (v->first_frame_us.load() && v->request_us) {
       first_frame_ms.push_back((v->first_frame_us.load() - v->request_us) / 1000.0);
+      signaled_ms.push_back((v->signaled_us - v->request_us) / 1000.0);
+      first_packet_ms.push_back((v->first_packet_us.load() - v->request_us) / 1000.0);
+      first_key_ms.push_back((v->first_keyframe_us.load() - v->request_us) / 1000.0);
     }
     double bytes = 0;
     std::lock_guard lock(v->mutex);
@@ -753,11 +776,13 @@ int run_viewers(int argc, char **argv) {
       "result server=%s n=%d failed=%d cpu_pct=%.2f rss_mib=%.1f threads=%ld "
       "sent_kbps=%.0f rate_min_kbps=%.0f rate_med_kbps=%.0f full_rate=%d/%d "
       "first_frame_med_ms=%.0f first_frame_p90_ms=%.0f first_frame_max_ms=%.0f "
+      "signaled_med_ms=%.0f first_packet_med_ms=%.0f first_keyframe_med_ms=%.0f "
       "latency_med_ms=%.2f latency_p90_ms=%.2f latency_p99_ms=%.2f latency_samples=%zu\n",
       o.server.c_str(), o.count, failed, cpu, after.rss_mib, after.threads,
       sent_bytes * 8 / window_s / 1000.0, percentile(rates, 0), percentile(rates, 0.5), full,
       o.count, percentile(first_frame_ms, 0.5), percentile(first_frame_ms, 0.9),
-      percentile(first_frame_ms, 1), percentile(latency_ms, 0.5), percentile(latency_ms, 0.9),
+      percentile(first_frame_ms, 1), percentile(signaled_ms, 0.5), percentile(first_packet_ms, 0.5),
+      percentile(first_key_ms, 0.5), percentile(latency_ms, 0.5), percentile(latency_ms, 0.9),
       percentile(latency_ms, 0.99), latency_ms.size());
   if (!first_error.empty()) {
     std::printf("first error: %s\n", first_error.c_str());

@@ -438,8 +438,9 @@ std::string Stream::add_viewer(const OfferPlan &plan, Answerer::Done done, std::
       *error = "the stream has no " + m.kind;
       return {};
     }
-    auto branch = slot->attach(make_feed_branch(viewer->feed, m.kind), error,
-                               {.request_keyframe = m.kind == "video"});
+    // No key frame now: the viewer cannot receive one before it connects;
+    // its transport asks for one then (on_keyframe_request).
+    auto branch = slot->attach(make_feed_branch(viewer->feed, m.kind), error);
     if (!branch) {
       for (auto &[s, b] : viewer->branches) {
         s->detach(b);
