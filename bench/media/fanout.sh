@@ -133,10 +133,15 @@ done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Slopes (least squares over N) of CPU, memory and threads, and the ratios.
+# A round counts only when every viewer received the full rate (95 % of the
+# payload sent in the window): beyond that the viewer process is the limit.
 awk '
   /^result/ {
     for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
     s = f["server"]; n = f["n"]
+    split(f["full_rate"], fr, "/")
+    if (fr[1] != fr[2]) { printf "%s N=%d left out: %s viewers got the full rate\n", s, n, f["full_rate"]; next }
+    used[s] = used[s] " " n
     sn[s] += n; sx[s] += n * n; k[s]++
     sc[s] += f["cpu_pct"]; scn[s] += n * f["cpu_pct"]
     sm[s] += f["rss_mib"]; smn[s] += n * f["rss_mib"]
@@ -144,12 +149,13 @@ awk '
   }
   function slope(sy, syn, s) { return (k[s] * syn - sn[s] * sy) / (k[s] * sx[s] - sn[s] * sn[s]) }
   END {
-    printf "\nper viewer (least-squares slope over N)   %% of a core    MiB   threads\n"
+    printf "\nper viewer (least-squares slope)   %% of a core      MiB   threads   over N =\n"
     for (s in k) {
+      if (k[s] < 2) continue
       c[s] = slope(sc[s], scn[s], s); m[s] = slope(sm[s], smn[s], s); t[s] = slope(st[s], stn[s], s)
-      printf "%-40s %10.3f %8.3f %9.2f\n", s, c[s], m[s], t[s]
+      printf "%-32s %12.3f %8.3f %9.2f  %s\n", s, c[s], m[s], t[s], used[s]
     }
-    if (("livepipe" in k) && ("janus" in k))
-      printf "ratio livepipe/janus                      %10.2f %8.2f %9.2f\n",
+    if (k["livepipe"] >= 2 && k["janus"] >= 2)
+      printf "ratio livepipe/janus             %12.2f %8.2f %9.2f\n",
         c["livepipe"] / c["janus"], m["livepipe"] / m["janus"], t["livepipe"] / t["janus"]
   }' "$results"

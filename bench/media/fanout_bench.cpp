@@ -18,6 +18,7 @@
 #include "util/gstptr.h"
 #include "util/maincontext.h"
 #include "answerer.h"
+#include "icerestart.h"
 #include "whip_client.h"
 
 #include <glib-unix.h>
@@ -158,6 +159,7 @@ int run_sender(int argc, char **argv) {
   if (transceivers) {
     g_array_unref(transceivers);
   }
+  media::disable_upnp(webrtc);
   media::add_ice_addresses(webrtc, {ice_address});
 
   SentLog log;
@@ -505,6 +507,7 @@ bool make_viewer_pipeline(Viewer &v, const ViewerOptions &o, bool add_recvonly) 
   v.webrtc = gst_element_factory_make("webrtcbin", nullptr);
   g_object_set(v.webrtc, "bundle-policy", 3 /* max-bundle */, "latency", o.latency_ms, nullptr);
   gst_bin_add(GST_BIN(v.pipeline), v.webrtc);
+  media::disable_upnp(v.webrtc);
   media::add_ice_addresses(v.webrtc, {ice_address});
   GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(v.webrtc), "rtpbin");
   if (!rtpbin) {

@@ -189,6 +189,7 @@ bool Stream::start(const OfferPlan &publisher, Answerer::Done done, std::string 
     }
   }
   set_viewer_video_codecs();
+  disable_upnp(webrtc);
   add_ice_addresses(webrtc, options_.ice_addresses);
   pad_added_ = g_signal_connect(webrtc, "pad-added",
                                 G_CALLBACK(+[](GstElement *, GstPad *pad, gpointer data) {

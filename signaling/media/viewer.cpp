@@ -26,6 +26,7 @@ class WebrtcbinViewer : public ViewerTransport {
       g_object_set(webrtc_.get(), "stun-server", stun.c_str(), nullptr);
     }
     gst_bin_add(GST_BIN(pipeline_.get()), webrtc_.get());
+    disable_upnp(webrtc_.get());
     add_ice_addresses(webrtc_.get(), ice_addresses);
     answerer_ = std::make_unique<Answerer>(webrtc_.get(), [this](const std::string &state) {
       if (state == "failed" || state == "closed") {
