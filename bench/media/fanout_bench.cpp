@@ -749,6 +749,19 @@ int run_viewers(int argc, char **argv) {
       ++failed;
       if (first_error.empty()) {
         first_error = v->error.empty() ? "no frame decoded" : v->error;
+        if (v->webrtc) {
+          GstWebRTCICEConnectionState ice;
+          GstWebRTCPeerConnectionState pc;
+          g_object_get(v->webrtc, "ice-connection-state", &ice, "connection-state", &pc, nullptr);
+          size_t packets = 0;
+          {
+            std::lock_guard lock(v->mutex);
+            packets = v->arrivals.size();
+          }
+          first_error += " (viewer " + std::to_string(v->index) + ": ICE state " +
+                         std::to_string(ice) + ", connection state " + std::to_string(pc) +
+                         ", packets " + std::to_string(packets) + ")";
+        }
       }
     }
     if (v->first_frame_us.load() && v->request_us) {
