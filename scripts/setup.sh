@@ -21,6 +21,8 @@ packages=(
   # tests
   libboost-test-dev curl jq ffmpeg graphviz valgrind iproute2 procps psmisc
   nginx-light libnginx-mod-rtmp coturn chromium openssl
+  # the WebRTC fan-out benchmark's peer (bench/media/fanout.sh)
+  janus
 )
 
 missing=()
@@ -47,7 +49,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
   # Debian starts these services on install; livepipe's tests start their own
   # instances on private ports, so keep the system copies out of the way.
-  for svc in nginx coturn; do
+  for svc in nginx coturn janus; do
     if command -v systemctl >/dev/null 2>&1; then
       systemctl disable --now "$svc" >/dev/null 2>&1 || true
     fi

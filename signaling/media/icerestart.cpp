@@ -115,4 +115,24 @@ bool set_remote_ice(GstElement *webrtcbin, unsigned stream, const std::string &u
   return true;
 }
 
+bool disable_upnp(GstElement *webrtcbin) {
+  GObject *ice = nullptr;
+  g_object_get(webrtcbin, "ice-agent", &ice, nullptr);
+  if (!ice || !g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) {
+    if (ice) {
+      g_object_unref(ice);
+    }
+    return false;
+  }
+  NiceAgent *agent = nullptr;
+  g_object_get(ice, "agent", &agent, nullptr);
+  g_object_unref(ice);
+  if (!agent) {
+    return false;
+  }
+  g_object_set(agent, "upnp", FALSE, nullptr);
+  g_object_unref(agent);
+  return true;
+}
+
 }  // namespace livepipe::signaling::media

@@ -34,4 +34,11 @@ std::optional<IceParams> restart_ice(GstElement *webrtcbin, const IceParams *rem
 bool set_remote_ice(GstElement *webrtcbin, unsigned stream, const std::string &ufrag,
                     const std::string &pwd, std::string *error);
 
+// Turns off UPnP port mapping in webrtcbin's libnice agent (on by default):
+// a server has no home router to ask, and for every session the agent would
+// start an IGD discovery thread and a GUPnP context with its own HTTP server
+// per local address. Call before gathering. False when the agent is not
+// libnice.
+bool disable_upnp(GstElement *webrtcbin);
+
 }  // namespace livepipe::signaling::media

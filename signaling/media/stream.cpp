@@ -189,6 +189,7 @@ bool Stream::start(const OfferPlan &publisher, Answerer::Done done, std::string 
     }
   }
   set_viewer_video_codecs();
+  disable_upnp(webrtc);
   add_ice_addresses(webrtc, options_.ice_addresses);
   pad_added_ = g_signal_connect(webrtc, "pad-added",
                                 G_CALLBACK(+[](GstElement *, GstPad *pad, gpointer data) {
@@ -438,8 +439,9 @@ std::string Stream::add_viewer(const OfferPlan &plan, Answerer::Done done, std::
       *error = "the stream has no " + m.kind;
       return {};
     }
-    auto branch = slot->attach(make_feed_branch(viewer->feed, m.kind), error,
-                               {.request_keyframe = m.kind == "video"});
+    // No key frame now: the viewer cannot receive one before it connects;
+    // its transport asks for one then (on_keyframe_request).
+    auto branch = slot->attach(make_feed_branch(viewer->feed, m.kind), error);
     if (!branch) {
       for (auto &[s, b] : viewer->branches) {
         s->detach(b);

@@ -5,6 +5,7 @@
 #include <gst/app/app.h>
 #include <gst/rtp/rtp.h>
 #include <gst/video/video.h>
+#include <gst/webrtc/webrtc.h>
 
 #include <mutex>
 
@@ -25,12 +26,28 @@ class WebrtcbinViewer : public ViewerTransport {
       g_object_set(webrtc_.get(), "stun-server", stun.c_str(), nullptr);
     }
     gst_bin_add(GST_BIN(pipeline_.get()), webrtc_.get());
+    disable_upnp(webrtc_.get());
     add_ice_addresses(webrtc_.get(), ice_addresses);
     answerer_ = std::make_unique<Answerer>(webrtc_.get(), [this](const std::string &state) {
       if (state == "failed" || state == "closed") {
         close("ICE " + state);
       }
     });
+    // The key frame a viewer starts from must come once its DTLS is up: one
+    // produced before then (when the viewer was attached) reaches nobody, and
+    // the viewer would wait for the encoder's next one.
+    connection_handler_ =
+        g_signal_connect(webrtc_.get(), "notify::connection-state",
+                         G_CALLBACK(+[](GstElement *webrtc, GParamSpec *, gpointer data) {
+                           auto *self = static_cast<WebrtcbinViewer *>(data);
+                           GstWebRTCPeerConnectionState state;
+                           g_object_get(webrtc, "connection-state", &state, nullptr);
+                           if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED &&
+                               self->events_.on_keyframe_request) {
+                             self->events_.on_keyframe_request();
+                           }
+                         }),
+                         this);
     GstPtr<GstBus> bus(gst_pipeline_get_bus(GST_PIPELINE(pipeline_.get())));
     bus_watch_ = gst_bus_add_watch(
         bus.get(),
@@ -55,6 +72,7 @@ class WebrtcbinViewer : public ViewerTransport {
       audio_src_.reset();
     }
     g_source_remove(bus_watch_);
+    g_signal_handler_disconnect(webrtc_.get(), connection_handler_);
     answerer_.reset();
     gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
     shared_->self = nullptr;
@@ -197,6 +215,7 @@ class WebrtcbinViewer : public ViewerTransport {
   GstPtr<GstElement> webrtc_;
   std::unique_ptr<Answerer> answerer_;
   guint bus_watch_ = 0;
+  gulong connection_handler_ = 0;
   bool closed_ = false;
   std::mutex mutex_;
   GstPtr<GstElement> video_src_;

@@ -28,7 +28,8 @@ class ViewerTransport {
   struct Events {
     // The transport is gone (ICE failed, the pipeline failed); main context.
     std::function<void(const std::string &reason)> on_closed;
-    // The client asked for a key frame (PLI/FIR); any thread.
+    // The client needs a key frame: it asked (PLI/FIR), or its transport has
+    // just become able to carry media; any thread.
     std::function<void()> on_keyframe_request;
   };
   virtual ~ViewerTransport() = default;

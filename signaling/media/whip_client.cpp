@@ -168,6 +168,7 @@ void WhipClient::post(const std::string &offer) {
   GBytes *body = g_bytes_new(offer.data(), offer.size());
   soup_message_set_request_body_from_bytes(msg, "application/sdp", body);
   g_bytes_unref(body);
+  result_.posted_us = g_get_monotonic_time();
   struct Call {
     std::shared_ptr<Shared> shared;
     SoupMessage *msg;

@@ -21,6 +21,8 @@ class WhipClient {
     std::string error;     // empty on success
     std::string location;  // absolute session URL
     std::string etag;
+    // g_get_monotonic_time() when the offer was sent (the POST), for timing.
+    int64_t posted_us = 0;
   };
   WhipClient(GstElement *webrtcbin, std::string url, std::string token);
   ~WhipClient();
