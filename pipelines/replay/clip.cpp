@@ -40,9 +40,17 @@ struct ClipState {
   // Matroska segments keep the recorder's timestamps (a segment starting at
   // 2 s holds 2 s, where an MP4 segment starts at 0): such files are moved to
   // start at 0 from their first timestamp.
+  // The origin is the file's first video frame (the keyframe the segment
+  // starts with, at the segment's start in the manifest), not its first
+  // frame of any stream: audio can precede it by more than a frame, and a
+  // segment moved by that much overlaps its neighbour, which the VP8
+  // decoder takes for reordered output and then leaves frames without a
+  // timestamp (the MP4 muxer's "Could not multiplex stream"). Audio read
+  // before that frame waits in `early_audio`.
   bool rebase_files = false;
   bool have_file_origin = false;
   uint64_t file_origin = 0;
+  std::vector<GstBuffer *> early_audio;
   // Clip timeline.
   bool have_origin = false;
   uint64_t origin = 0;
@@ -62,6 +70,9 @@ struct ClipState {
   std::atomic<uint64_t> cut_stop{UINT64_MAX};
 
   ~ClipState() {
+    for (auto *b : early_audio) {
+      gst_buffer_unref(b);
+    }
     for (auto *b : pending_video) {
       gst_buffer_unref(b);
     }
@@ -237,6 +248,31 @@ struct PadBinding {
 
 bool needs_h264(GstCaps *video_caps);
 
+// A Matroska segment's time moved to start at 0 from its origin; transfer
+// none of a writable buffer.
+GstBuffer *rebase(const ClipState &state, GstBuffer *b) {
+  for (GstClockTime *t : {&GST_BUFFER_PTS(b), &GST_BUFFER_DTS(b)}) {
+    if (GST_CLOCK_TIME_IS_VALID(*t)) {
+      *t = *t > state.file_origin ? *t - state.file_origin : 0;
+    }
+  }
+  return b;
+}
+
+// Places the audio that came before the segment's origin was known.
+void set_file_origin(ClipState &state, GstClockTime origin) {
+  state.have_file_origin = true;
+  state.file_origin = origin;
+  std::vector<GstBuffer *> early = std::move(state.early_audio);
+  state.early_audio.clear();
+  for (GstBuffer *b : early) {
+    MiniPtr<GstBuffer> held(gst_buffer_make_writable(b));
+    if (state.audio_src) {
+      on_audio(state, rebase(state, held.get()));
+    }
+  }
+}
+
 GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
   auto *binding = static_cast<PadBinding *>(data);
   ClipState &state = *binding->state;
@@ -289,15 +325,13 @@ GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer 
   }
   if (state.rebase_files) {
     if (!state.have_file_origin) {
-      state.have_file_origin = true;
-      state.file_origin = GST_BUFFER_PTS(buffer);
-    }
-    GstBuffer *b = writable();
-    for (GstClockTime *t : {&GST_BUFFER_PTS(b), &GST_BUFFER_DTS(b)}) {
-      if (GST_CLOCK_TIME_IS_VALID(*t)) {
-        *t = *t > state.file_origin ? *t - state.file_origin : 0;
+      if (!binding->video && state.has_video) {
+        state.early_audio.push_back(gst_buffer_ref(buffer));
+        return GST_PAD_PROBE_OK;
       }
+      set_file_origin(state, GST_BUFFER_PTS(buffer));
     }
+    buffer = rebase(state, writable());
   }
   if (binding->video) {
     on_video(state, buffer);
@@ -619,6 +653,13 @@ bool clip_recording(const Recording &recording, const ClipOptions &options, Clip
     // The output may fail meanwhile (disk full...): check it too.
     ok = wait_for(bus.get(), state, done, error);
     gst_element_set_state(reader.get(), GST_STATE_NULL);
+    {
+      // A segment without video: its audio starts at its first frame.
+      std::lock_guard<std::mutex> guard(state.lock);
+      if (!state.have_file_origin && !state.early_audio.empty()) {
+        set_file_origin(state, GST_BUFFER_PTS(state.early_audio.front()));
+      }
+    }
     if (ok) {
       MiniPtr<GstMessage> failure(gst_bus_pop_filtered(output_bus.get(), GST_MESSAGE_ERROR));
       if (failure) {

@@ -12,6 +12,15 @@ namespace {
 
 constexpr GstClockTime kPollInterval = 100 * GST_MSECOND;
 
+struct PadFeed;
+
+// A frame read before its segment's origin was known.
+struct EarlyFrame {
+  PadFeed *feed;
+  MiniPtr<GstBuffer> buffer;
+  GstClockTime pts;
+};
+
 struct FeedState {
   const FeedOptions *options = nullptr;
   std::string stop_reason;
@@ -23,10 +32,12 @@ struct FeedState {
   // The segment being read.
   uint64_t segment_start = 0;
   // Matroska segments keep the recorder's timestamps: they are moved to
-  // start at 0 from the file's first timestamp (as clips do).
+  // start at 0 from the segment's first video frame (the keyframe it starts
+  // with), as clips do; audio read before it waits in `early`.
   bool rebase = false;
   bool have_file_origin = false;
   uint64_t file_origin = 0;
+  std::vector<EarlyFrame> early;
   // The feed's timeline: recording time minus `origin`.
   bool have_origin = false;
   uint64_t origin = 0;
@@ -40,8 +51,15 @@ struct FeedState {
 struct PadFeed {
   FeedState *state;
   bool video;
-  bool first = true;
+  bool seen = false;
+  MiniPtr<GstCaps> caps;  // the segment's caps, until its first frame goes out
   GstClockTime next_pts = GST_CLOCK_TIME_NONE;  // the previous frame's end
+};
+
+struct Output {
+  bool video;
+  MiniPtr<GstBuffer> buffer;
+  MiniPtr<GstCaps> caps;
 };
 
 GstClockTime rebased(const FeedState &state, GstClockTime t) {
@@ -54,16 +72,100 @@ GstClockTime rebased(const FeedState &state, GstClockTime t) {
   return state.segment_start + t;
 }
 
+// Under the lock: a frame on the feed's timeline into `out`, or nothing when
+// it is outside the range or not decodable there.
+void place(FeedState &state, PadFeed &feed, GstBuffer *buffer, GstClockTime pts,
+           std::vector<Output> *out) {
+  uint64_t at = rebased(state, pts);
+  bool &done = feed.video ? state.video_done : state.audio_done;
+  if (done || !state.error.empty()) {
+    return;
+  }
+  if (at >= state.end) {
+    done = true;
+    return;
+  }
+  if (feed.video) {
+    bool keyframe = !GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
+    if (!state.have_origin) {
+      if (!keyframe || at < state.start) {
+        return;  // not decodable, or before the range
+      }
+      state.have_origin = true;
+      state.origin = at;
+    }
+    // A frame shown before the one decoded ahead of it: B-frames, which
+    // WebRTC viewers cannot play.
+    if (GST_CLOCK_TIME_IS_VALID(state.last_video) && at < state.last_video) {
+      state.error =
+          "the recording's video has B-frames (frames out of order), which WebRTC viewers "
+          "cannot play";
+      return;
+    }
+    state.last_video = at;
+  } else if (!state.have_origin) {
+    if (state.has_video || at < state.start) {
+      return;  // audio starts with the video
+    }
+    state.have_origin = true;
+    state.origin = at;
+  }
+  if (at < state.origin) {
+    return;
+  }
+  MiniPtr<GstBuffer> copy(gst_buffer_copy(buffer));
+  GstBuffer *b = copy.get();
+  GST_BUFFER_PTS(b) = at - state.origin;
+  GstClockTime dts = rebased(state, GST_BUFFER_DTS(buffer));
+  GST_BUFFER_DTS(b) = GST_CLOCK_TIME_IS_VALID(dts) ? (dts > state.origin ? dts - state.origin : 0)
+                                                   : GST_CLOCK_TIME_NONE;
+  GstClockTime end = GST_BUFFER_PTS(b);
+  if (GST_BUFFER_DURATION_IS_VALID(b)) {
+    end += GST_BUFFER_DURATION(b);
+  }
+  state.result.duration_ns = std::max<uint64_t>(state.result.duration_ns, end);
+  ++(feed.video ? state.result.video_frames : state.result.audio_frames);
+  out->push_back(Output{feed.video, std::move(copy), std::move(feed.caps)});
+}
+
+// Under the lock: the segment's origin is known; the frames that waited for
+// it are placed first.
+void set_file_origin(FeedState &state, GstClockTime origin, std::vector<Output> *out) {
+  state.have_file_origin = true;
+  state.file_origin = origin;
+  std::vector<EarlyFrame> early = std::move(state.early);
+  state.early.clear();
+  for (auto &frame : early) {
+    place(state, *frame.feed, frame.buffer.get(), frame.pts, out);
+  }
+}
+
+// Outside the lock: the callback may wait for the consumer.
+void deliver(FeedState &state, std::vector<Output> &out) {
+  for (auto &o : out) {
+    if (!state.options->frame(o.video, o.buffer.get(), o.caps.get())) {
+      std::lock_guard<std::mutex> guard(state.lock);
+      if (state.error.empty()) {
+        state.error = state.stop_reason;
+      }
+      return;
+    }
+  }
+}
+
 GstPadProbeReturn on_frame(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
   auto *feed = static_cast<PadFeed *>(data);
   FeedState &state = *feed->state;
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
-  MiniPtr<GstBuffer> out;
-  MiniPtr<GstCaps> caps;
+  std::vector<Output> out;
   {
     std::lock_guard<std::mutex> guard(state.lock);
     if (!state.error.empty()) {
       return GST_PAD_PROBE_DROP;
+    }
+    if (!feed->seen) {
+      feed->seen = true;
+      feed->caps.reset(gst_pad_get_current_caps(pad));
     }
     GstClockTime pts = GST_BUFFER_PTS(buffer);
     // matroskademux leaves all but the first frame of a laced block without
@@ -74,73 +176,17 @@ GstPadProbeReturn on_frame(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
       }
       pts = feed->next_pts;
     }
-    feed->next_pts = GST_BUFFER_DURATION_IS_VALID(buffer) ? pts + GST_BUFFER_DURATION(buffer)
-                                                          : GST_CLOCK_TIME_NONE;
+    feed->next_pts = GST_BUFFER_DURATION_IS_VALID(buffer) ? pts + GST_BUFFER_DURATION(buffer) : pts;
     if (state.rebase && !state.have_file_origin) {
-      state.have_file_origin = true;
-      state.file_origin = pts;
-    }
-    uint64_t at = rebased(state, pts);
-    bool &done = feed->video ? state.video_done : state.audio_done;
-    if (done) {
-      return GST_PAD_PROBE_DROP;
-    }
-    if (at >= state.end) {
-      done = true;
-      return GST_PAD_PROBE_DROP;
-    }
-    if (feed->video) {
-      bool keyframe = !GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DELTA_UNIT);
-      if (!state.have_origin) {
-        if (!keyframe || at < state.start) {
-          return GST_PAD_PROBE_DROP;  // not decodable, or before the range
-        }
-        state.have_origin = true;
-        state.origin = at;
-      }
-      // A frame shown before the one decoded ahead of it: B-frames, which
-      // WebRTC viewers cannot play.
-      if (GST_CLOCK_TIME_IS_VALID(state.last_video) && at < state.last_video) {
-        state.error =
-            "the recording's video has B-frames (frames out of order), which WebRTC "
-            "viewers cannot play";
+      if (!feed->video && state.has_video) {
+        state.early.push_back(EarlyFrame{feed, ref_mini(buffer), pts});
         return GST_PAD_PROBE_DROP;
       }
-      state.last_video = at;
-    } else if (!state.have_origin) {
-      if (state.has_video || at < state.start) {
-        return GST_PAD_PROBE_DROP;  // audio starts with the video
-      }
-      state.have_origin = true;
-      state.origin = at;
+      set_file_origin(state, pts, &out);
     }
-    if (at < state.origin) {
-      return GST_PAD_PROBE_DROP;
-    }
-    out.reset(gst_buffer_copy(buffer));
-    GstBuffer *b = out.get();
-    GST_BUFFER_PTS(b) = at - state.origin;
-    GstClockTime dts = rebased(state, GST_BUFFER_DTS(buffer));
-    GST_BUFFER_DTS(b) = GST_CLOCK_TIME_IS_VALID(dts) ? (dts > state.origin ? dts - state.origin : 0)
-                                                     : GST_CLOCK_TIME_NONE;
-    GstClockTime end = GST_BUFFER_PTS(b);
-    if (GST_BUFFER_DURATION_IS_VALID(b)) {
-      end += GST_BUFFER_DURATION(b);
-    }
-    state.result.duration_ns = std::max<uint64_t>(state.result.duration_ns, end);
-    ++(feed->video ? state.result.video_frames : state.result.audio_frames);
-    if (feed->first) {
-      feed->first = false;
-      caps.reset(gst_pad_get_current_caps(pad));
-    }
+    place(state, *feed, buffer, pts, &out);
   }
-  // Outside the lock: the callback may wait for the consumer.
-  if (!state.options->frame(feed->video, out.get(), caps.get())) {
-    std::lock_guard<std::mutex> guard(state.lock);
-    if (state.error.empty()) {
-      state.error = state.stop_reason;
-    }
-  }
+  deliver(state, out);
   return GST_PAD_PROBE_DROP;
 }
 
@@ -174,7 +220,10 @@ void on_pad_added(GstElement *, GstPad *pad, gpointer data) {
     return;
   }
   (video ? reader->have_video : reader->have_audio) = true;
-  reader->feeds.push_back(std::make_unique<PadFeed>(PadFeed{reader->state, video}));
+  auto feed = std::make_unique<PadFeed>();
+  feed->state = reader->state;
+  feed->video = video;
+  reader->feeds.push_back(std::move(feed));
   gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_frame, reader->feeds.back().get(), nullptr);
 }
 
@@ -231,6 +280,7 @@ bool feed_recording(const Recording &recording, const FeedOptions &options, Feed
       state.segment_start = segment->start_ns;
       state.rebase = recording.manifest.format == "mkv";
       state.have_file_origin = false;
+      state.early.clear();
     }
     Reader reader;
     reader.state = &state;
@@ -285,6 +335,17 @@ bool feed_recording(const Recording &recording, const FeedOptions &options, Feed
     gst_element_set_state(reader.pipeline.get(), GST_STATE_NULL);
     if (!segment_ok) {
       return false;
+    }
+    {
+      // A segment without video: its audio starts at its first frame.
+      std::vector<Output> out;
+      {
+        std::lock_guard<std::mutex> guard(state.lock);
+        if (!state.have_file_origin && !state.early.empty()) {
+          set_file_origin(state, state.early.front().pts, &out);
+        }
+      }
+      deliver(state, out);
     }
     std::lock_guard<std::mutex> guard(state.lock);
     if (!state.error.empty()) {
