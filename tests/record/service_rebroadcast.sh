@@ -60,9 +60,9 @@ server=$!
 pids+=($server)
 wait_for 10 curl -sf -o /dev/null "$base/healthz"
 
-# The recording: about 10 s of a WHIP publisher.
+# The recording: a WHIP publisher, stopped once four 2 s segments are on disk.
 "$livepipe" whip-publish "$base/whip/cam" --token "$pub" --ice-address 127.0.0.1 --size 320x240 \
-  --codec "$codec" --duration 12 >"$dir/pub.log" 2>&1 &
+  --codec "$codec" --duration 90 >"$dir/pub.log" 2>&1 &
 publisher=$!
 pids+=($publisher)
 recording_runs() { [[ $(api GET /api/v1/streams/cam/recording) == 200 ]]; }
@@ -72,6 +72,12 @@ id=$(sed -n 's/^{"id":\([0-9]*\),.*/\1/p' "$dir/body")
 check "a recording still in progress is refused" 409 \
   "$(api POST /api/v1/jobs "{\"type\":\"rebroadcast\",\"recording\":$id,\"stream\":\"again\"}")"
 check "the refusal says why" 1 "$(grep -c 'still being recorded' "$dir/body")"
+four_segments() {
+  curl -s -H "Authorization: Bearer $admin" "$base/api/v1/recordings/$id" |
+    grep -qE '"segmentCount":([4-9]|[1-9][0-9])'
+}
+wait_for 60 four_segments
+kill -INT "$publisher"
 wait "$publisher"
 finished() { api GET /api/v1/recordings/$id >/dev/null; [[ $(json "$dir/body" 'd["state"]') == finished ]]; }
 wait_for 20 finished
