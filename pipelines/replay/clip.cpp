@@ -58,6 +58,7 @@ struct ClipState {
   std::deque<GstBuffer *> pending_audio;
   bool video_done = false;
   bool audio_done = false;
+  bool range_complete_posted = false;
   bool has_video = false;
   bool has_audio = false;
   std::atomic<uint64_t> position{0};
@@ -338,6 +339,17 @@ GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer 
   } else if (state.audio_src) {
     on_audio(state, buffer);
   }
+  // The range is complete before the segment's end: wake the job's wait
+  // at once rather than at its next poll.
+  if (!state.range_complete_posted && (!state.has_video || state.video_done) &&
+      (!state.has_audio || state.audio_done)) {
+    state.range_complete_posted = true;
+    if (GstPtr<GstElement> demux{gst_pad_get_parent_element(pad)}) {
+      gst_element_post_message(
+          demux.get(), gst_message_new_application(GST_OBJECT(demux.get()),
+                                                   gst_structure_new_empty("clip-range-read")));
+    }
+  }
   return GST_PAD_PROBE_OK;
 }
 
@@ -497,8 +509,10 @@ std::string output_description(const ClipOptions &options, bool video, bool vide
 bool wait_for(GstBus *bus, ClipState &state, const std::function<bool()> &stop_early,
               std::string *error) {
   for (;;) {
-    MiniPtr<GstMessage> message(gst_bus_timed_pop_filtered(
-        bus, kPollInterval, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR)));
+    MiniPtr<GstMessage> message(
+        gst_bus_timed_pop_filtered(bus, kPollInterval,
+                                   static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR |
+                                                               GST_MESSAGE_APPLICATION)));
     if (state.options->progress && state.end > state.start) {
       uint64_t pos = std::clamp<uint64_t>(state.position.load(), state.start, state.end);
       state.options->progress(static_cast<double>(pos - state.start) /
@@ -508,7 +522,7 @@ bool wait_for(GstBus *bus, ClipState &state, const std::function<bool()> &stop_e
       *error = "cancelled";
       return false;
     }
-    if (!message) {
+    if (!message || GST_MESSAGE_TYPE(message.get()) == GST_MESSAGE_APPLICATION) {
       if (stop_early && stop_early()) {
         return true;
       }
