@@ -103,13 +103,20 @@ bool probe_segment(const std::string &path, const std::string &format, SegmentCa
   // demuxer's pads, then for their sinks to preroll (caps known).
   GstPtr<GstBus> bus(gst_element_get_bus(pipeline.get()));
   GstStateChangeReturn ret = GST_STATE_CHANGE_FAILURE;
-  // qtdemux exposes all its pads at once and may never say no-more-pads.
-  for (int i = 0; i < 1000 && !probe.all_pads && probe.pad_count == 0; ++i) {
+  // Until no-more-pads, which qtdemux may never say: then until no new pad
+  // has come for 200 ms. Stopping at the first pad lost the second stream
+  // whenever the demuxer was slower than this loop (a loaded machine).
+  int stable_polls = 0;
+  int last_count = 0;
+  for (int i = 0; i < 1000 && !probe.all_pads && stable_polls < 20; ++i) {
     MiniPtr<GstMessage> failure(
         gst_bus_timed_pop_filtered(bus.get(), 10 * GST_MSECOND, GST_MESSAGE_ERROR));
     if (failure) {
       break;
     }
+    int count = probe.pad_count;
+    stable_polls = count > 0 && count == last_count ? stable_polls + 1 : 0;
+    last_count = count;
   }
   if (probe.pad_count > 0) {
     // Caps follow the pads at once; fakesinks take the first buffers.

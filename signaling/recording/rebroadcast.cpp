@@ -189,6 +189,9 @@ bool Rebroadcast::start(const replay::Recording &recording, const RebroadcastOpt
     feed.start_ns = options.start_ns;
     feed.end_ns = options.end_ns;
     feed.frame = [&s](bool video, GstBuffer *buffer, GstCaps *caps) {
+      if (!(video ? s.has_video : s.has_audio)) {
+        return true;  // a stream the first segment lacks: the stream has none
+      }
       GstAppSrc *src = GST_APP_SRC(video ? s.video_src.get() : s.audio_src.get());
       if (caps) {
         MiniPtr<GstCaps> current(gst_app_src_get_caps(src));
