@@ -90,18 +90,14 @@ bool Rebroadcast::start(const replay::Recording &recording, const RebroadcastOpt
     *error = "a rebroadcast carries H.264 or VP8 video; the recording holds " + video;
     return false;
   }
-  if (!audio.empty() && audio != "audio/x-opus" && audio != "audio/mpeg") {
-    *error = "a rebroadcast carries Opus or AAC audio; the recording holds " + audio;
+  // Recordings made by the service hold the stream's RTP as viewers get it:
+  // Opus. Other audio would need a transcoder this does not have.
+  if (!audio.empty() && audio != "audio/x-opus") {
+    *error = "a rebroadcast carries Opus audio; the recording holds " + audio;
     return false;
   }
   const bool vp8 = video == "video/x-vp8";
-  const bool aac = audio == "audio/mpeg";
-  if (vp8 && aac) {
-    *error = "a rebroadcast of VP8 video takes Opus audio, not AAC";
-    return false;
-  }
-  const std::string preset =
-      std::string("rebroadcast-") + (vp8 ? "vp8" : "h264") + "-" + (aac ? "aac" : "opus") + ".json";
+  const std::string preset = std::string("rebroadcast-") + (vp8 ? "vp8" : "h264") + "-opus.json";
 
   media::OfferPlan plan;
   if (!video.empty()) {
