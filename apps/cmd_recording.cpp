@@ -29,6 +29,8 @@ void print_usage(FILE *out) {
                "  show ID                          a recording with its segments\n"
                "  clip ID --start SEC --end SEC [--accurate]   queue a clip job\n"
                "  vod ID                           queue an HLS video-on-demand job\n"
+               "  rebroadcast ID STREAM [--start SEC] [--end SEC]\n"
+               "                                   play the recording as the live stream STREAM\n"
                "  instant STREAM SECONDS           queue a clip of the stream's last SECONDS\n"
                "  job ID                           a job's state, progress and output\n"
                "  cancel ID                        cancel a job (or delete a finished one)\n"
@@ -142,6 +144,24 @@ int cmd_recording(int argc, char **argv) {
           .set("accurate", accurate);
     }
     body = b.to_string();
+  } else if (command == "rebroadcast" && arity(2)) {
+    method = "POST";
+    path = "/api/v1/jobs";
+    char *end_ptr = nullptr;
+    long long id = std::strtoll(args[1].c_str(), &end_ptr, 10);
+    if (!end_ptr || *end_ptr || id <= 0) {
+      std::fprintf(stderr, "livepipe recording rebroadcast: ID is a recording id\n");
+      return kExitInvalid;
+    }
+    json::ObjectBuilder b;
+    b.set("type", "rebroadcast").set("recording", static_cast<int64_t>(id)).set("stream", args[2]);
+    if (!start.empty()) {
+      b.set("start", std::strtod(start.c_str(), nullptr));
+    }
+    if (!end.empty()) {
+      b.set("end", std::strtod(end.c_str(), nullptr));
+    }
+    body = b.to_string();
   } else if (command == "instant" && arity(2)) {
     if (!is_number(args[2].c_str())) {
       std::fprintf(stderr, "livepipe recording instant: SECONDS is a number\n");
@@ -154,8 +174,9 @@ int cmd_recording(int argc, char **argv) {
     method = command == "job" ? "GET" : "DELETE";
     path = "/api/v1/jobs/" + escaped(args[1]);
   } else {
-    static const std::vector<std::string> known = {"start", "stop", "status",  "list", "show",
-                                                   "clip",  "vod",  "instant", "job",  "cancel"};
+    static const std::vector<std::string> known = {"start", "stop",   "status",     "list",
+                                                   "show",  "clip",   "vod",        "instant",
+                                                   "job",   "cancel", "rebroadcast"};
     if (std::find(known.begin(), known.end(), command) == known.end()) {
       std::fprintf(stderr, "livepipe recording: unknown command %s\n", command.c_str());
     }

@@ -171,7 +171,8 @@ int cmd_serve(int argc, char **argv) {
     server.set_media_sessions(&streams);
     server.add_metrics([&streams] { return streams.metrics(); });
     // Recordings and replay jobs (recording.dir in the config).
-    signaling::recording::RecordingService recordings(media_config.recording, streams, log);
+    signaling::recording::RecordingService recordings(media_config.recording, streams, log,
+                                                      presets_dir());
     if (!recordings.open(&error)) {
       log.error("start-failed", {{"error", error}});
       g_main_loop_unref(loop);

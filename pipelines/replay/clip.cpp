@@ -40,9 +40,17 @@ struct ClipState {
   // Matroska segments keep the recorder's timestamps (a segment starting at
   // 2 s holds 2 s, where an MP4 segment starts at 0): such files are moved to
   // start at 0 from their first timestamp.
+  // The origin is the file's first video frame (the keyframe the segment
+  // starts with, at the segment's start in the manifest), not its first
+  // frame of any stream: audio can precede it by more than a frame, and a
+  // segment moved by that much overlaps its neighbour, which the VP8
+  // decoder takes for reordered output and then leaves frames without a
+  // timestamp (the MP4 muxer's "Could not multiplex stream"). Audio read
+  // before that frame waits in `early_audio`.
   bool rebase_files = false;
   bool have_file_origin = false;
   uint64_t file_origin = 0;
+  std::vector<GstBuffer *> early_audio;
   // Clip timeline.
   bool have_origin = false;
   uint64_t origin = 0;
@@ -50,6 +58,7 @@ struct ClipState {
   std::deque<GstBuffer *> pending_audio;
   bool video_done = false;
   bool audio_done = false;
+  bool range_complete_posted = false;
   bool has_video = false;
   bool has_audio = false;
   std::atomic<uint64_t> position{0};
@@ -62,6 +71,9 @@ struct ClipState {
   std::atomic<uint64_t> cut_stop{UINT64_MAX};
 
   ~ClipState() {
+    for (auto *b : early_audio) {
+      gst_buffer_unref(b);
+    }
     for (auto *b : pending_video) {
       gst_buffer_unref(b);
     }
@@ -237,6 +249,31 @@ struct PadBinding {
 
 bool needs_h264(GstCaps *video_caps);
 
+// A Matroska segment's time moved to start at 0 from its origin; transfer
+// none of a writable buffer.
+GstBuffer *rebase(const ClipState &state, GstBuffer *b) {
+  for (GstClockTime *t : {&GST_BUFFER_PTS(b), &GST_BUFFER_DTS(b)}) {
+    if (GST_CLOCK_TIME_IS_VALID(*t)) {
+      *t = *t > state.file_origin ? *t - state.file_origin : 0;
+    }
+  }
+  return b;
+}
+
+// Places the audio that came before the segment's origin was known.
+void set_file_origin(ClipState &state, GstClockTime origin) {
+  state.have_file_origin = true;
+  state.file_origin = origin;
+  std::vector<GstBuffer *> early = std::move(state.early_audio);
+  state.early_audio.clear();
+  for (GstBuffer *b : early) {
+    MiniPtr<GstBuffer> held(gst_buffer_make_writable(b));
+    if (state.audio_src) {
+      on_audio(state, rebase(state, held.get()));
+    }
+  }
+}
+
 GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
   auto *binding = static_cast<PadBinding *>(data);
   ClipState &state = *binding->state;
@@ -289,20 +326,29 @@ GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer 
   }
   if (state.rebase_files) {
     if (!state.have_file_origin) {
-      state.have_file_origin = true;
-      state.file_origin = GST_BUFFER_PTS(buffer);
-    }
-    GstBuffer *b = writable();
-    for (GstClockTime *t : {&GST_BUFFER_PTS(b), &GST_BUFFER_DTS(b)}) {
-      if (GST_CLOCK_TIME_IS_VALID(*t)) {
-        *t = *t > state.file_origin ? *t - state.file_origin : 0;
+      if (!binding->video && state.has_video) {
+        state.early_audio.push_back(gst_buffer_ref(buffer));
+        return GST_PAD_PROBE_OK;
       }
+      set_file_origin(state, GST_BUFFER_PTS(buffer));
     }
+    buffer = rebase(state, writable());
   }
   if (binding->video) {
     on_video(state, buffer);
   } else if (state.audio_src) {
     on_audio(state, buffer);
+  }
+  // The range is complete before the segment's end: wake the job's wait
+  // at once rather than at its next poll.
+  if (!state.range_complete_posted && (!state.has_video || state.video_done) &&
+      (!state.has_audio || state.audio_done)) {
+    state.range_complete_posted = true;
+    if (GstPtr<GstElement> demux{gst_pad_get_parent_element(pad)}) {
+      gst_element_post_message(
+          demux.get(), gst_message_new_application(GST_OBJECT(demux.get()),
+                                                   gst_structure_new_empty("clip-range-read")));
+    }
   }
   return GST_PAD_PROBE_OK;
 }
@@ -365,100 +411,15 @@ GstPtr<GstElement> make_reader(const std::string &path, const std::string &forma
   return pipeline;
 }
 
-// Reads the caps of the first segment's streams (prerolling a reader).
+// Reads the caps of the first segment's streams.
 bool probe_streams(const std::string &path, const std::string &format, ClipState *state,
                    std::string *error) {
-  GstPtr<GstElement> pipeline = sink(gst_pipeline_new("clip-probe"));
-  GstElement *src = gst_element_factory_make("filesrc", nullptr);
-  GstElement *demux =
-      gst_element_factory_make(format == "mkv" ? "matroskademux" : "qtdemux", nullptr);
-  g_object_set(src, "location", path.c_str(), nullptr);
-  gst_bin_add_many(GST_BIN(pipeline.get()), src, demux, nullptr);
-  gst_element_link(src, demux);
-  struct Probe {
-    GstElement *pipeline;
-    std::vector<GstPad *> pads;
-    std::atomic<bool> all_pads{false};
-    std::atomic<int> pad_count{0};
-  } probe{pipeline.get(), {}, {}, {}};
-  probe.pads.reserve(32);
-  g_signal_connect(demux, "no-more-pads", G_CALLBACK(+[](GstElement *, gpointer data) {
-                     static_cast<Probe *>(data)->all_pads = true;
-                   }),
-                   &probe);
-  g_signal_connect(demux, "pad-added", G_CALLBACK(+[](GstElement *, GstPad *pad, gpointer data) {
-                     auto *p = static_cast<Probe *>(data);
-                     if (p->pads.size() < p->pads.capacity()) {  // never reallocates
-                       p->pads.push_back(GST_PAD(gst_object_ref(pad)));
-                       ++p->pad_count;
-                     }
-                     GstElement *fake = gst_element_factory_make("fakesink", nullptr);
-                     gst_bin_add(GST_BIN(p->pipeline), fake);
-                     gst_element_sync_state_with_parent(fake);
-                     GstPad *sink_pad = gst_element_get_static_pad(fake, "sink");
-                     gst_pad_link(pad, sink_pad);
-                     gst_object_unref(sink_pad);
-                   }),
-                   &probe);
-  gst_element_set_state(pipeline.get(), GST_STATE_PAUSED);
-  // With no sink yet the pipeline reaches PAUSED at once: wait for the
-  // demuxer's pads, then for their sinks to preroll (caps known).
-  GstPtr<GstBus> bus(gst_element_get_bus(pipeline.get()));
-  GstStateChangeReturn ret = GST_STATE_CHANGE_FAILURE;
-  // qtdemux exposes all its pads at once and may never say no-more-pads.
-  for (int i = 0; i < 1000 && !probe.all_pads && probe.pad_count == 0; ++i) {
-    MiniPtr<GstMessage> failure(
-        gst_bus_timed_pop_filtered(bus.get(), 10 * GST_MSECOND, GST_MESSAGE_ERROR));
-    if (failure) {
-      break;
-    }
-  }
-  if (probe.pad_count > 0) {
-    // Caps follow the pads at once; fakesinks take the first buffers.
-    for (int i = 0; i < 1000; ++i) {
-      bool all = true;
-      for (int p = 0; p < probe.pad_count; ++p) {
-        MiniPtr<GstCaps> current(gst_pad_get_current_caps(probe.pads[p]));
-        all = all && current;
-      }
-      if (all) {
-        ret = GST_STATE_CHANGE_SUCCESS;
-        break;
-      }
-      g_usleep(2000);
-    }
-  }
-  std::vector<GstCaps *> caps;
-  for (auto *pad : probe.pads) {
-    caps.push_back(gst_pad_get_current_caps(pad));
-    gst_object_unref(pad);
-  }
-  gst_element_set_state(pipeline.get(), GST_STATE_NULL);
-  if (ret == GST_STATE_CHANGE_FAILURE) {
-    *error = "cannot read '" + path + "'";
-    for (auto *c : caps) {
-      if (c) {
-        gst_caps_unref(c);
-      }
-    }
+  SegmentCaps caps;
+  if (!probe_segment(path, format, &caps, error)) {
     return false;
   }
-  for (auto *c : caps) {
-    if (!c) {
-      continue;
-    }
-    const char *media = gst_structure_get_name(gst_caps_get_structure(c, 0));
-    if (g_str_has_prefix(media, "video/") && !state->video_caps) {
-      state->video_caps = gst_caps_ref(c);
-    } else if (g_str_has_prefix(media, "audio/") && !state->audio_caps) {
-      state->audio_caps = gst_caps_ref(c);
-    }
-    gst_caps_unref(c);
-  }
-  if (!state->video_caps && !state->audio_caps) {
-    *error = "'" + path + "' holds no audio or video";
-    return false;
-  }
+  state->video_caps = caps.video.release();
+  state->audio_caps = caps.audio.release();
   return true;
 }
 
@@ -548,8 +509,10 @@ std::string output_description(const ClipOptions &options, bool video, bool vide
 bool wait_for(GstBus *bus, ClipState &state, const std::function<bool()> &stop_early,
               std::string *error) {
   for (;;) {
-    MiniPtr<GstMessage> message(gst_bus_timed_pop_filtered(
-        bus, kPollInterval, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR)));
+    MiniPtr<GstMessage> message(
+        gst_bus_timed_pop_filtered(bus, kPollInterval,
+                                   static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR |
+                                                               GST_MESSAGE_APPLICATION)));
     if (state.options->progress && state.end > state.start) {
       uint64_t pos = std::clamp<uint64_t>(state.position.load(), state.start, state.end);
       state.options->progress(static_cast<double>(pos - state.start) /
@@ -559,7 +522,7 @@ bool wait_for(GstBus *bus, ClipState &state, const std::function<bool()> &stop_e
       *error = "cancelled";
       return false;
     }
-    if (!message) {
+    if (!message || GST_MESSAGE_TYPE(message.get()) == GST_MESSAGE_APPLICATION) {
       if (stop_early && stop_early()) {
         return true;
       }
@@ -704,6 +667,13 @@ bool clip_recording(const Recording &recording, const ClipOptions &options, Clip
     // The output may fail meanwhile (disk full...): check it too.
     ok = wait_for(bus.get(), state, done, error);
     gst_element_set_state(reader.get(), GST_STATE_NULL);
+    {
+      // A segment without video: its audio starts at its first frame.
+      std::lock_guard<std::mutex> guard(state.lock);
+      if (!state.have_file_origin && !state.early_audio.empty()) {
+        set_file_origin(state, GST_BUFFER_PTS(state.early_audio.front()));
+      }
+    }
     if (ok) {
       MiniPtr<GstMessage> failure(gst_bus_pop_filtered(output_bus.get(), GST_MESSAGE_ERROR));
       if (failure) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "manifest.h"
+#include "util/gstptr.h"
 
 #include <functional>
 #include <optional>
@@ -20,6 +21,15 @@ struct Recording {
 // Segments without a duration (the recorder was killed while writing them)
 // get their duration and size from their fragments.
 std::optional<Recording> load_recording(const std::string &path, std::string *error);
+
+// The caps of the first video and the first audio stream of one segment file
+// (null when it has no such stream), read by prerolling a demuxer.
+struct SegmentCaps {
+  MiniPtr<GstCaps> video;
+  MiniPtr<GstCaps> audio;
+};
+bool probe_segment(const std::string &path, const std::string &format, SegmentCaps *caps,
+                   std::string *error);
 
 // Reports progress in [0, 1]; long jobs call it at least once a second.
 using Progress = std::function<void(double fraction)>;

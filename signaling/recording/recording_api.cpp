@@ -2,6 +2,7 @@
 
 #include <glib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -119,6 +120,14 @@ std::variant<RecordingFilter, std::string> parse_recording_filter(
   return filter;
 }
 
+bool valid_stream_name(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name == "." || name == "..") {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return g_ascii_isalnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
 std::variant<JobRequest, std::string> parse_job_request(std::string_view body) {
   json::NodePtr root;
   auto object = body_object(body, &root);
@@ -131,18 +140,18 @@ std::variant<JobRequest, std::string> parse_job_request(std::string_view body) {
   for (GList *l = members; l; l = l->next) {
     std::string name = static_cast<const char *>(l->data);
     if (name != "type" && name != "recording" && name != "start" && name != "end" &&
-        name != "accurate" && unknown.empty()) {
+        name != "accurate" && name != "stream" && unknown.empty()) {
       unknown = name;
     }
   }
   g_list_free(members);
   if (!unknown.empty()) {
-    return "unknown member " + unknown + " (type, recording, start, end, accurate)";
+    return "unknown member " + unknown + " (type, recording, start, end, accurate, stream)";
   }
   JobRequest request;
   auto type = json::get_string(o, "type");
-  if (!type || (*type != "clip" && *type != "vod")) {
-    return std::string("type must be \"clip\" or \"vod\"");
+  if (!type || (*type != "clip" && *type != "vod" && *type != "rebroadcast")) {
+    return std::string("type must be \"clip\", \"vod\" or \"rebroadcast\"");
   }
   request.type = *type;
   auto recording = json::get_int(o, "recording");
@@ -170,6 +179,20 @@ std::variant<JobRequest, std::string> parse_job_request(std::string_view body) {
   if (request.type == "vod" && (json_object_has_member(o, "start") ||
                                 json_object_has_member(o, "end") || request.accurate)) {
     return std::string("a vod job takes the whole recording: no start, end or accurate");
+  }
+  if (request.type == "rebroadcast") {
+    if (request.accurate) {
+      return std::string("a rebroadcast starts on a keyframe: accurate is for clips");
+    }
+    auto stream = json::get_string(o, "stream");
+    if (!stream || !valid_stream_name(*stream)) {
+      return std::string(
+          "a rebroadcast needs stream: the name of the live stream to create (1 to 64 letters, "
+          "digits, '-', '_' or '.')");
+    }
+    request.stream = *stream;
+  } else if (json_object_has_member(o, "stream")) {
+    return "stream is for rebroadcast jobs; a " + request.type + " job takes the recording's";
   }
   if (request.end_ns >= 0 && request.end_ns <= request.start_ns) {
     return std::string("end must be after start");
@@ -262,8 +285,15 @@ json::NodePtr job_json(const JobRow &j, std::optional<double> live_progress) {
       .set("progress", live_progress.value_or(j.progress))
       .set("instant", j.instant)
       .set("createdAt", format_time(j.created_ms));
-  if (j.type == "clip") {
-    b.set("start", static_cast<double>(j.start_ns) / 1e9).set("accurate", j.accurate);
+  if (j.type == "rebroadcast") {
+    // The live stream it plays to is kept in `output`.
+    b.set("target", j.output).set("whep", "/whep/" + j.output);
+  }
+  if (j.type == "clip" || j.type == "rebroadcast") {
+    b.set("start", static_cast<double>(j.start_ns) / 1e9);
+    if (j.type == "clip") {
+      b.set("accurate", j.accurate);
+    }
     if (j.end_ns >= 0) {
       b.set("end", static_cast<double>(j.end_ns) / 1e9);
     } else {
@@ -279,12 +309,14 @@ json::NodePtr job_json(const JobRow &j, std::optional<double> live_progress) {
   if (!j.error.empty()) {
     b.set("error", j.error);
   }
-  if (j.state == "done") {
+  if (j.state == "done" && j.type != "rebroadcast") {
     std::string base = "/api/v1/jobs/" + std::to_string(j.id);
     json::ObjectBuilder output;
     output.set("path", j.output)
         .set("url", base + (j.type == "clip" ? "/output" : "/files/index.m3u8"));
     b.set("output", output.build());
+  }
+  if (j.state == "done") {
     json::ParseError error;
     if (json::NodePtr result = json::parse(j.result, &error);
         result && JSON_NODE_HOLDS_OBJECT(result.get())) {

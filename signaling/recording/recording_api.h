@@ -25,12 +25,17 @@ std::optional<int64_t> parse_time(std::string_view text);
 std::variant<RecordingFilter, std::string> parse_recording_filter(
     const std::map<std::string, std::string> &query);
 
+// A stream name as the media service accepts it: 1 to 64 of [A-Za-z0-9._-],
+// not "." or "..".
+bool valid_stream_name(std::string_view name);
+
 struct JobRequest {
-  std::string type;  // clip or vod
+  std::string type;  // clip, vod or rebroadcast
   int64_t recording = 0;
   int64_t start_ns = 0;
   int64_t end_ns = -1;  // -1: the end of the recording
   bool accurate = false;
+  std::string stream;  // rebroadcast: the live stream it creates
 };
 
 // The body of POST /api/v1/jobs.

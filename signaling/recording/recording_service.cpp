@@ -5,6 +5,7 @@
 #include "recording.h"
 #include "recording_api.h"
 #include "recording_catalog.h"
+#include "rebroadcast.h"
 #include "safepath.h"
 #include "util/json.h"
 #include "util/maincontext.h"
@@ -130,6 +131,7 @@ struct RecordingService::Impl {
   const RecordingSettings &settings;
   media::MediaService &media;
   Logger &log;
+  fs::path presets_dir;
   std::unique_ptr<Catalog> catalog;
   std::unique_ptr<JobRunner> runner;
   struct Active {
@@ -137,14 +139,15 @@ struct RecordingService::Impl {
     std::unique_ptr<Recorder> recorder;
     bool stopping = false;
   };
-  std::map<std::string, Active> active;  // by stream
+  std::map<std::string, Active> active;                          // by stream
+  std::map<int64_t, std::unique_ptr<Rebroadcast>> rebroadcasts;  // running, by job
   SourceGuard progress_timer;
   std::function<void()> on_shutdown;
   SourceGuard shutdown_timeout;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
-  Impl(const RecordingSettings &s, media::MediaService &m, Logger &l)
-      : settings(s), media(m), log(l) {}
+  Impl(const RecordingSettings &s, media::MediaService &m, Logger &l, fs::path presets)
+      : settings(s), media(m), log(l), presets_dir(std::move(presets)) {}
 
   fs::path data_dir() const { return settings.dir; }
   fs::path recordings_root() const { return data_dir() / "recordings"; }
@@ -312,7 +315,111 @@ struct RecordingService::Impl {
     pump();
   }
 
-  std::optional<double> live_progress(const JobRow &job) const { return runner->progress(job.id); }
+  std::optional<double> live_progress(const JobRow &job) const {
+    if (auto it = rebroadcasts.find(job.id); it != rebroadcasts.end()) {
+      return it->second->progress();
+    }
+    return runner->progress(job.id);
+  }
+
+  Rebroadcast *rebroadcast_of(const std::string &stream) {
+    for (auto &[id, r] : rebroadcasts) {
+      if (r->stream() == stream) {
+        return r.get();
+      }
+    }
+    return nullptr;
+  }
+
+  // A rebroadcast runs at once (it is a live stream, not queued work).
+  void create_rebroadcast(SoupServerMessage *msg, const JobRequest &request,
+                          const RecordingRow &row) {
+    if (row.state == "recording") {
+      respond_error(msg, SOUP_STATUS_CONFLICT,
+                    "recording " + std::to_string(row.id) +
+                        " is still being recorded; rebroadcast it once it has finished");
+      return;
+    }
+    if (media.find_stream(request.stream) || rebroadcast_of(request.stream)) {
+      respond_error(msg, SOUP_STATUS_CONFLICT, "stream " + request.stream + " already exists");
+      return;
+    }
+    std::string error;
+    auto loaded = replay::load_recording(recording_dir(row), &error);
+    if (!loaded || loaded->manifest.duration_ns() == 0) {
+      respond_error(msg, SOUP_STATUS_CONFLICT,
+                    "recording " + std::to_string(row.id) + " holds no media");
+      return;
+    }
+    uint64_t duration = loaded->manifest.duration_ns();
+    if (static_cast<uint64_t>(request.start_ns) >= duration) {
+      char text[160];
+      g_snprintf(text, sizeof text, "start %.3f s is past the end of recording %lld (%.3f s)",
+                 static_cast<double>(request.start_ns) / 1e9, static_cast<long long>(row.id),
+                 static_cast<double>(duration) / 1e9);
+      respond_error(msg, SOUP_STATUS_BAD_REQUEST, text);
+      return;
+    }
+    JobRow job;
+    job.type = "rebroadcast";
+    job.recording_id = row.id;
+    job.stream = row.stream;
+    job.start_ns = request.start_ns;
+    job.end_ns = request.end_ns;
+    job.output = request.stream;
+    job.state = "running";
+    job.created_ms = now_ms();
+    job.started_ms = job.created_ms;
+    if (!catalog->add_job(&job, &error)) {
+      respond_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error);
+      return;
+    }
+    int64_t id = job.id;
+    auto rebroadcast = std::make_unique<Rebroadcast>(
+        media, [this, id](const JobOutcome &outcome) { rebroadcast_done(id, outcome); });
+    RebroadcastOptions options;
+    options.stream = request.stream;
+    options.presets_dir = presets_dir;
+    options.start_ns = static_cast<uint64_t>(request.start_ns);
+    options.end_ns = request.end_ns < 0 ? UINT64_MAX : static_cast<uint64_t>(request.end_ns);
+    Rebroadcast *raw = rebroadcast.get();
+    rebroadcasts[id] = std::move(rebroadcast);
+    if (!raw->start(*loaded, options, &error)) {
+      rebroadcasts.erase(id);
+      catalog->delete_job(id, nullptr);
+      log.error("rebroadcast-refused", {{"recording", std::to_string(row.id)}, {"error", error}});
+      respond_error(msg, SOUP_STATUS_UNPROCESSABLE_ENTITY, error);
+      return;
+    }
+    log.info("job-started",
+             {{"job", std::to_string(id)}, {"type", job.type}, {"stream", request.stream}});
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Location",
+                                 ("/api/v1/jobs/" + std::to_string(id)).c_str());
+    respond_node(msg, SOUP_STATUS_ACCEPTED, job_json(job, raw->progress()));
+  }
+
+  void rebroadcast_done(int64_t id, const JobOutcome &outcome) {
+    // Called by the rebroadcast, which goes with the map entry: after this
+    // nothing of it is touched.
+    auto it = rebroadcasts.find(id);
+    double progress = it != rebroadcasts.end() ? it->second->progress() : 0;
+    if (auto job = catalog->job(id)) {
+      job->finished_ms = now_ms();
+      job->state = outcome.ok ? "done" : outcome.cancelled ? "cancelled" : "failed";
+      job->error = outcome.ok || outcome.cancelled ? "" : outcome.error;
+      job->progress = outcome.ok ? 1.0 : progress;
+      job->result = outcome.result;
+      std::string error;
+      if (!catalog->update_job(*job, &error)) {
+        log.warn("catalog", {{"error", error}});
+      }
+      log.info("job-finished",
+               {{"job", std::to_string(id)}, {"state", job->state}, {"error", job->error}});
+    }
+    if (it != rebroadcasts.end()) {
+      rebroadcasts.erase(it);
+    }
+  }
 
   // ---- HTTP
 
@@ -554,7 +661,9 @@ struct RecordingService::Impl {
     } else {
       respond_error(msg, SOUP_STATUS_NOT_FOUND,
                     job->type == "clip" ? "a clip's file is at /api/v1/jobs/ID/output"
-                                        : "a VOD's files are at /api/v1/jobs/ID/files/NAME");
+                    : job->type == "vod"
+                        ? "a VOD's files are at /api/v1/jobs/ID/files/NAME"
+                        : "a rebroadcast has no files: it plays to /whep/" + job->output);
       return;
     }
     if (job->state != "done") {
@@ -589,6 +698,10 @@ struct RecordingService::Impl {
     if (!row) {
       respond_error(msg, SOUP_STATUS_NOT_FOUND,
                     "no recording " + std::to_string(request.recording));
+      return;
+    }
+    if (request.type == "rebroadcast") {
+      create_rebroadcast(msg, request, *row);
       return;
     }
     // A recording still being written is measured on disk; others as catalogued.
@@ -631,7 +744,11 @@ struct RecordingService::Impl {
       return;
     }
     if (job.state == "running") {
-      runner->cancel(job.id);
+      if (auto it = rebroadcasts.find(job.id); it != rebroadcasts.end()) {
+        it->second->cancel();  // ends the stream; the job is cancelled once it has
+      } else {
+        runner->cancel(job.id);
+      }
       respond_node(msg, SOUP_STATUS_ACCEPTED, job_json(job, live_progress(job)));
       return;
     }
@@ -647,13 +764,14 @@ struct RecordingService::Impl {
 };
 
 RecordingService::RecordingService(const RecordingSettings &settings, media::MediaService &media,
-                                   Logger &log)
-    : impl_(std::make_unique<Impl>(settings, media, log)) {}
+                                   Logger &log, std::filesystem::path presets_dir)
+    : impl_(std::make_unique<Impl>(settings, media, log, std::move(presets_dir))) {}
 
 RecordingService::~RecordingService() {
   *impl_->alive = false;
   impl_->progress_timer.reset();
   impl_->runner.reset();
+  impl_->rebroadcasts.clear();
   impl_->active.clear();
 }
 
@@ -691,7 +809,7 @@ bool RecordingService::open(std::string *error) {
   // Progress of running jobs reaches the catalog once a second.
   s.progress_timer = add_timeout(g_main_context_get_thread_default(), 1000, [&s] {
     for (const auto &job : s.catalog->jobs("running", 64)) {
-      if (auto p = s.runner->progress(job.id); p && *p != job.progress) {
+      if (auto p = s.live_progress(job); p && *p != job.progress) {
         JobRow updated = job;
         updated.progress = *p;
         s.catalog->update_job(updated, nullptr);
@@ -717,7 +835,10 @@ void RecordingService::install(Server &server) {
       s.start_recording(stream);
     }
   };
-  hooks.ending = [&s](media::Stream &stream, const std::string &) {
+  hooks.ending = [&s](media::Stream &stream, const std::string &reason) {
+    if (Rebroadcast *r = s.rebroadcast_of(stream.name())) {
+      r->stream_ending(reason);
+    }
     auto it = s.active.find(stream.name());
     if (it != s.active.end()) {
       s.stop_recording(it->second, true);

@@ -1,6 +1,6 @@
 // Recordings and replay jobs in `livepipe serve` (docs/recording.md): the
 // catalog, a recorder per recorded stream, the job runner, and the admin
-// endpoints /api/v1/recordings, /api/v1/jobs and
+// endpoints /api/v1/recordings, /api/v1/jobs (clips, VOD, rebroadcasts) and
 // /api/v1/streams/{stream}/recording|instant-replay. Runs on the main context.
 #pragma once
 
@@ -9,6 +9,7 @@
 #include "server.h"
 #include "service.h"
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -17,7 +18,9 @@ namespace livepipe::signaling::recording {
 
 class RecordingService {
  public:
-  RecordingService(const RecordingSettings &settings, media::MediaService &media, Logger &log);
+  // `presets_dir` holds the descriptions rebroadcast jobs run (rebroadcast-*).
+  RecordingService(const RecordingSettings &settings, media::MediaService &media, Logger &log,
+                   std::filesystem::path presets_dir = {});
   ~RecordingService();
   RecordingService(const RecordingService &) = delete;
   RecordingService &operator=(const RecordingService &) = delete;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A VP8 WHIP publisher (what browsers send) recorded by `livepipe serve`: the
 # recording is Matroska whatever recording.format says (MP4 cannot hold VP8),
-# finishes on stop, its segments decode as VP8; a VOD job is refused with the
-# reason.
+# finishes on stop, its segments decode as VP8; clip jobs of it are MP4 with
+# H.264; a VOD job is refused with the reason.
 # Runs inside a network namespace whose only interface is lo (in_netns.sh).
 #   service_recording_vp8.sh LIVEPIPE
 livepipe=$1
@@ -59,6 +59,20 @@ for path in $(json "$dir/rec.json" '" ".join(s["path"] for s in d["segments"])')
   total=$((total + ${n:-0}))
 done
 check "the segments hold at least 4 s of video ($total frames)" 1 "$([[ $total -ge 60 ]] && echo 1 || echo 0)"
+
+# A keyframe cut of VP8 goes to MP4 re-encoded as H.264, three times (a
+# failure depended on how each segment's audio and video began).
+job_state() { api GET /api/v1/jobs/$1 >/dev/null; [[ $(json "$dir/body" 'd["state"]') == "$2" ]]; }
+for run in 1 2 3; do
+  check "clip job $run" 202 "$(api POST /api/v1/jobs "{\"type\":\"clip\",\"recording\":$id,\"start\":0.5,\"end\":3.5}")"
+  clip=$(json "$dir/body" 'd["id"]')
+  clip_ended() { job_state "$clip" done || job_state "$clip" failed; }
+  wait_for 60 clip_ended
+  check "clip job $run done" done "$(json "$dir/body" 'd["state"] + d.get("error", "")')"
+  check "clip $run download" 200 "$(curl -s -o "$dir/clip.mp4" -w '%{http_code}' -H "Authorization: Bearer $admin" "$base/api/v1/jobs/$clip/output")"
+  read -r codec n < <(frames "$dir/clip.mp4")
+  check "ffprobe decodes clip $run as H.264 ($n frames)" "h264 1" "$codec $([[ ${n:-0} -ge 30 ]] && echo 1 || echo 0)"
+done
 
 # HLS is fMP4: a VP8 recording's VOD job fails and says why.
 job_state() { api GET /api/v1/jobs/$1 >/dev/null; [[ $(json "$dir/body" 'd["state"]') == "$2" ]]; }

@@ -248,6 +248,40 @@ BOOST_AUTO_TEST_CASE(job_requests) {
              "end must be after start");
 }
 
+BOOST_AUTO_TEST_CASE(rebroadcast_requests) {
+  auto r = parse_job_request(R"({"type":"rebroadcast","recording":4,"stream":"again","start":2})");
+  BOOST_TEST_REQUIRE(std::holds_alternative<JobRequest>(r));
+  const auto &j = std::get<JobRequest>(r);
+  BOOST_TEST(j.type == "rebroadcast");
+  BOOST_TEST(j.stream == "again");
+  BOOST_TEST(j.start_ns == 2'000'000'000);
+  BOOST_TEST(j.end_ns == -1);
+  for (const char *bad : {R"({"type":"rebroadcast","recording":4})",
+                          R"({"type":"rebroadcast","recording":4,"stream":""})",
+                          R"({"type":"rebroadcast","recording":4,"stream":"../x"})",
+                          R"({"type":"rebroadcast","recording":4,"stream":".."})",
+                          R"({"type":"rebroadcast","recording":4,"stream":7})",
+                          R"({"type":"rebroadcast","recording":4,"stream":"a","accurate":true})",
+                          R"({"type":"clip","recording":4,"stream":"a"})"}) {
+    BOOST_TEST(std::holds_alternative<std::string>(parse_job_request(bad)), bad);
+  }
+  std::string long_name(65, 'a');
+  BOOST_TEST(!valid_stream_name(long_name));
+  BOOST_TEST(valid_stream_name(std::string(64, 'a')));
+  BOOST_TEST(!valid_stream_name("a/b"));
+  BOOST_TEST(!valid_stream_name(std::string("a\0b", 3)));
+  JobRow job;
+  job.id = 5;
+  job.type = "rebroadcast";
+  job.state = "done";
+  job.output = "again";
+  job.result = R"({"duration":6.5})";
+  std::string text = livepipe::json::to_string(job_json(job).get());
+  BOOST_TEST(text.find(R"("target":"again","whep":"/whep/again")") != std::string::npos, text);
+  BOOST_TEST(text.find(R"("result":{"duration":6.5})") != std::string::npos, text);
+  BOOST_TEST(text.find(R"("output")") == std::string::npos, text);
+}
+
 BOOST_AUTO_TEST_CASE(instant_replay_bodies) {
   BOOST_TEST(std::get<double>(parse_instant_replay(R"({"seconds": 5})", 600)) == 5.0);
   for (const char *bad : {"", "{}", R"({"seconds":0})", R"({"seconds":601})", R"({"seconds":"5"})",

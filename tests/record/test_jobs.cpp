@@ -6,6 +6,7 @@
 
 #include "gst_fixture.h"
 #include "clip.h"
+#include "feed.h"
 #include "jobs.h"
 #include "record_job.h"
 #include "recording.h"
@@ -135,4 +136,109 @@ BOOST_AUTO_TEST_CASE(clip_across_matroska_segments) {
   BOOST_TEST(result.duration_ns >= 2'400'000'000u);
   BOOST_TEST(result.duration_ns <= 3'050'000'000u);
   BOOST_TEST(result.video_frames >= 70u);
+}
+
+namespace {
+
+// Two Matroska segments of VP8 (no frame rate in the caps, as recorded from
+// WebRTC) and Opus, as a live recorder can leave them: in the first, the
+// audio starts 100 ms before the video keyframe the segment starts with; in
+// the second, the video comes first.
+struct SkewedVp8Recording {
+  fs::path dir;
+  SkewedVp8Recording() {
+    char *tmp = g_dir_make_tmp("vp8-XXXXXX", nullptr);
+    dir = tmp;
+    g_free(tmp);
+    write_segment("seg-00000.mkv", 100'000'000, 0);
+    write_segment("seg-00001.mkv", 2'000'000'000, 2'010'000'000);
+    std::string manifest =
+        R"({"version": 1, "format": "mkv", "stream": "cam", "state": "finished",)"
+        R"( "created": "2026-11-24T08:00:00.000Z", "duration_ns": 4000000000, "segments": [)";
+    for (int i = 0; i < 2; ++i) {
+      auto name = "seg-0000" + std::to_string(i) + ".mkv";
+      manifest +=
+          std::string(i ? "," : "") + R"({"index": )" + std::to_string(i) + R"(, "path": ")" +
+          name + R"(", "start_ns": )" + std::to_string(i * 2'000'000'000ll) +
+          R"(, "duration_ns": 2000000000, "size": )" + std::to_string(fs::file_size(dir / name)) +
+          R"(, "wallclock": "2026-11-24T08:00:00.000Z", "discont": false, "complete": true})";
+    }
+    manifest += "]}";
+    g_file_set_contents((dir / "manifest.json").c_str(), manifest.c_str(), -1, nullptr);
+  }
+  ~SkewedVp8Recording() { fs::remove_all(dir); }
+  void write_segment(const std::string &name, int64_t video_offset, int64_t audio_offset) {
+    std::string launch =
+        "matroskamux name=m ! filesink location=" + (dir / name).string() +
+        " videotestsrc num-buffers=60 timestamp-offset=" + std::to_string(video_offset) +
+        " ! video/x-raw,width=160,height=120,framerate=30/1 ! vp8enc deadline=1 "
+        "keyframe-max-dist=30 ! capssetter caps=video/x-vp8,framerate=0/1 ! m. "
+        "audiotestsrc num-buffers=100 samplesperbuffer=960 timestamp-offset=" +
+        std::to_string(audio_offset) + " ! audio/x-raw,rate=48000 ! opusenc ! m.";
+    GError *error = nullptr;
+    GstElement *pipeline = gst_parse_launch(launch.c_str(), &error);
+    BOOST_TEST_REQUIRE(pipeline, (error ? error->message : "no pipeline"));
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+    GstBus *bus = gst_element_get_bus(pipeline);
+    GstMessage *message = gst_bus_timed_pop_filtered(
+        bus, 30 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    BOOST_TEST_REQUIRE((message && GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS));
+    gst_message_unref(message);
+    gst_object_unref(bus);
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+  }
+};
+
+}  // namespace
+
+// A Matroska segment is placed by its first video frame: placed by its first
+// audio frame instead, the first segment's video ran into the second's, the
+// VP8 decoder saw time go backwards and left frames without a timestamp,
+// and the MP4 muxer failed ("Could not multiplex stream") in most runs.
+BOOST_AUTO_TEST_CASE(vp8_clip_across_segments_whose_audio_leads) {
+  SkewedVp8Recording rec;
+  std::string error;
+  auto recording = livepipe::replay::load_recording(rec.dir.string(), &error);
+  BOOST_TEST_REQUIRE(recording.has_value(), error);
+  for (int run = 0; run < 5; ++run) {
+    livepipe::replay::ClipOptions options;
+    options.start_ns = 500'000'000;
+    options.end_ns = 3'500'000'000;
+    options.output = (rec.dir / ("clip" + std::to_string(run) + ".mp4")).string();
+    livepipe::replay::ClipResult result;
+    BOOST_TEST_REQUIRE(livepipe::replay::clip_recording(*recording, options, &result, &error),
+                       "run " << run << ": " << error);
+    BOOST_TEST(result.duration_ns >= 2'900'000'000u);
+    BOOST_TEST(result.video_frames >= 85u);
+  }
+}
+
+// The reader behind rebroadcasts places segments the same way: one timeline,
+// video never going back across the segments.
+BOOST_AUTO_TEST_CASE(feed_reads_segments_on_one_timeline) {
+  SkewedVp8Recording rec;
+  std::string error;
+  auto recording = livepipe::replay::load_recording(rec.dir.string(), &error);
+  BOOST_TEST_REQUIRE(recording.has_value(), error);
+  livepipe::replay::FeedOptions options;
+  GstClockTime last_video = 0;
+  bool backwards = false;
+  uint64_t caps_changes = 0;
+  options.frame = [&](bool video, GstBuffer *buffer, GstCaps *caps) {
+    caps_changes += caps ? 1 : 0;
+    if (video) {
+      backwards = backwards || GST_BUFFER_PTS(buffer) < last_video;
+      last_video = GST_BUFFER_PTS(buffer);
+    }
+    return true;
+  };
+  livepipe::replay::FeedResult result;
+  BOOST_TEST_REQUIRE(livepipe::replay::feed_recording(*recording, options, &result, &error), error);
+  BOOST_TEST(!backwards);
+  BOOST_TEST(result.video_frames == 120u);
+  BOOST_TEST(result.audio_frames >= 190u);
+  BOOST_TEST(result.duration_ns >= 3'900'000'000u);
+  BOOST_TEST(result.duration_ns <= 4'100'000'000u);
+  BOOST_TEST(caps_changes == 4u);  // each stream's first frame of each segment
 }
