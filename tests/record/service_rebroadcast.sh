@@ -8,29 +8,10 @@
 # progress, a taken stream name and bad bodies are refused.
 # Runs inside a network namespace whose only interface is lo (in_netns.sh).
 #   service_rebroadcast.sh LIVEPIPE [h264|vp8]
-set -uo pipefail
 livepipe=$1
 codec=${2:-h264}
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-failures=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then
-    echo "ok   $1"
-  else
-    echo "FAIL $1: expected $2, got $3"
-    failures=$((failures + 1))
-  fi
-}
-json() {  # json FILE PYTHON-EXPRESSION-ON-d
-  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null
-}
+source "$(dirname "$0")/../support/fixture.sh"
+fixture_kill_signal=KILL
 secret=0123456789abcdef0123456789abcdef
 port=$([[ $codec == vp8 ]] && echo 18197 || echo 18196)
 base=http://127.0.0.1:$port
@@ -49,16 +30,8 @@ api() {  # api METHOD PATH [BODY]: status code; the body in $dir/body
   curl -s -o "$dir/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $admin" \
     ${3:+-H 'Content-Type: application/json' --data-binary "$3"} "$base$2"
 }
-wait_for() {  # wait_for SECONDS COMMAND...: true once COMMAND succeeds
-  local end=$(( $(date +%s) + $1 )); shift
-  while (( $(date +%s) < end )); do "$@" && return 0; sleep 0.2; done
-  return 1
-}
 job_state() { api GET /api/v1/jobs/$1 >/dev/null; json "$dir/body" 'd["state"]'; }
-"$livepipe" serve --config "$dir/config.json" --listen 127.0.0.1:$port >>"$dir/serve.log" 2>&1 &
-server=$!
-pids+=($server)
-wait_for 10 curl -sf -o /dev/null "$base/healthz"
+serve_livepipe "$dir/config.json" "$port"
 
 # The recording: a WHIP publisher, stopped once four 2 s segments are on disk.
 "$livepipe" whip-publish "$base/whip/cam" --token "$pub" --ice-address 127.0.0.1 --size 320x240 \
@@ -172,11 +145,5 @@ wait_for 20 done3
 check "it plays the rest of the recording" True \
   "$(json "$dir/body" "0.3 < d['result']['duration'] <= $duration - 1.9")"
 
-kill -INT "$server"
-wait "$server"
-check "server stopped" 0 $?
-if ((failures)); then
-  echo "--- serve.log"; tail -40 "$dir/serve.log"
-  echo "--- view.log"; cat "$dir/view.log"
-  exit 1
-fi
+stop_livepipe
+finish "$dir/view.log"
