@@ -29,6 +29,7 @@ struct Options {
   double stall_seconds = 3;  // play: no media for this long ends the session
   bool audio = true;
   std::string codec = "h264";    // publish: h264 or vp8
+  std::string pattern = "ball";  // publish: the videotestsrc pattern without --file
   double ice_restart_after = 0;  // seconds after connecting; 0: never
   std::vector<std::string> ice_addresses;
 };
@@ -40,8 +41,10 @@ void usage(FILE *out, bool publish) {
         "Usage: livepipe whip-publish URL [--token T] [--file MEDIA] [--size WxH]\n"
         "                             [--codec h264|vp8] [--no-audio] [--duration SECONDS]\n"
         "                             [--ice-address IP] [--ice-restart-after SECONDS]\n"
+        "                             [--pattern NAME]\n"
         "\n"
-        "Publishes a test pattern and tone (or MEDIA, any file GStreamer decodes) to\n"
+        "Publishes a test pattern (videotestsrc's NAME, default ball) and tone (or\n"
+        "MEDIA, any file GStreamer decodes) to\n"
         "a WHIP endpoint as H.264 (constrained baseline; or VP8 with --codec vp8) and\n"
         "Opus. Prints the time to connect and, at the end, what was sent. SIGINT ends\n"
         "the session (DELETE). --ice-restart-after restarts ICE (PATCH with If-Match)\n"
@@ -112,6 +115,15 @@ bool parse(int argc, char **argv, bool publish, Options &o, int *exit_code) {
         return false;
       }
       o.codec = v;
+    } else if (publish && !std::strcmp(arg, "--pattern")) {
+      if (!(v = next()))
+        break;
+      if (!*v || std::strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") != std::strlen(v)) {
+        std::fprintf(stderr, "livepipe %s: --pattern takes a videotestsrc pattern name\n", name);
+        *exit_code = kExitInvalid;
+        return false;
+      }
+      o.pattern = v;
     } else if (publish && !std::strcmp(arg, "--no-audio")) {
       o.audio = false;
       continue;
@@ -295,7 +307,7 @@ int cmd_whip_publish(int argc, char **argv) {
   }
   // Constrained baseline without B-frames: what every browser decodes.
   std::string video_source =
-      o.file.empty() ? "videotestsrc is-live=true pattern=ball"
+      o.file.empty() ? "videotestsrc is-live=true pattern=" + o.pattern
                      : "filesrc location=\"" + o.file + "\" ! decodebin name=d d. ! queue";
   std::string audio_source = o.file.empty() ? "audiotestsrc is-live=true wave=ticks" : "d. ! queue";
   std::string description =
