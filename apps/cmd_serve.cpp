@@ -199,11 +199,11 @@ int cmd_serve(int argc, char **argv) {
     }
     recordings.install(server);
     if (!media_config.hooks.on_record_done.empty()) {
-      recordings.on_recording_done([&notifier, &media_config](
-                                       const signaling::recording::RecordingRow &row) {
-        notifier.send(media_config.hooks.on_record_done, "record_done",
-                      signaling::recording::record_done_event(row));
-      });
+      recordings.on_recording_done(
+          [&notifier, &media_config](const signaling::recording::RecordingRow &row) {
+            notifier.send(media_config.hooks.on_record_done, "record_done",
+                          signaling::recording::record_done_event(row));
+          });
     }
     signaling::rtmp::RtmpService restreams(media_config, streams, log);
     restreams.install(server);

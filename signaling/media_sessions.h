@@ -33,8 +33,8 @@ class MediaSessions {
   virtual void set_events(Events events) = 0;
   virtual void publish(const std::string &session, const std::string &stream,
                        const std::string &offer, const Client &client) = 0;
-  virtual void play(const std::string &session, const std::string &stream,
-                    const std::string &offer, const Client &client) = 0;
+  virtual void play(const std::string &session, const std::string &stream, const std::string &offer,
+                    const Client &client) = 0;
   virtual void add_candidate(const std::string &session, const std::optional<std::string> &mid,
                              std::optional<int64_t> mline, const std::string &candidate) = 0;
   // The client stopped it or went away; no event follows.

@@ -1051,11 +1051,10 @@ static void gst_lp_moderator_class_init(GstLpModeratorClass *klass) {
    *
    * Returns: TRUE if a forced verdict was in force.
    */
-  signals[SIGNAL_RELEASE_FORCED] =
-      g_signal_new_class_handler("release-forced", G_TYPE_FROM_CLASS(klass),
-                                 static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
-                                 G_CALLBACK(gst_lp_moderator_release_forced), nullptr, nullptr,
-                                 nullptr, G_TYPE_BOOLEAN, 0);
+  signals[SIGNAL_RELEASE_FORCED] = g_signal_new_class_handler(
+      "release-forced", G_TYPE_FROM_CLASS(klass),
+      static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+      G_CALLBACK(gst_lp_moderator_release_forced), nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 0);
 
   gst_element_class_set_static_metadata(
       element_class, "livepipe moderator", "Filter/Effect/Video",

@@ -23,7 +23,7 @@ int64_t now_unix_ms() {
 void respond_json(SoupServerMessage *msg, guint status, const std::string &body) {
   soup_server_message_set_status(msg, status, nullptr);
   soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, body.data(),
-                                    body.size());
+                                   body.size());
 }
 
 void respond_error(SoupServerMessage *msg, guint status, const std::string &message) {
@@ -269,16 +269,18 @@ struct ModerationService::Impl {
     json::NodePtr errors(json_node_new(JSON_NODE_ARRAY));
     array = json_array_new();
     for (auto it = entry.errors.rbegin(); it != entry.errors.rend(); ++it) {
-      json_array_add_element(
-          array,
-          json::ObjectBuilder().set("atMs", it->at_ms).set("message", it->message).build().release());
+      json_array_add_element(array, json::ObjectBuilder()
+                                        .set("atMs", it->at_ms)
+                                        .set("message", it->message)
+                                        .build()
+                                        .release());
     }
     json_node_take_array(errors.get(), array);
     gchar *hook = nullptr;
     g_object_get(entry.moderator.get(), "hook-uri", &hook, nullptr);
-    std::string hook_kind = !hook || !*hook                          ? "none"
+    std::string hook_kind = !hook || !*hook                   ? "none"
                             : g_str_has_prefix(hook, "exec:") ? "exec"
-                                                                     : "http";
+                                                              : "http";
     g_free(hook);
     json::ObjectBuilder out;
     out.set("stream", name)
@@ -380,8 +382,8 @@ struct ModerationService::Impl {
   }
 };
 
-ModerationService::ModerationService(const Config &config, MediaService &media,
-                                     Notifier &notifier, Logger &log)
+ModerationService::ModerationService(const Config &config, MediaService &media, Notifier &notifier,
+                                     Logger &log)
     : impl_(std::make_unique<Impl>(config, media, notifier, log)) {
   std::weak_ptr<bool> weak = impl_->alive;
   Impl *impl = impl_.get();

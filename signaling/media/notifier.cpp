@@ -55,7 +55,7 @@ struct Notifier::Impl {
   Logger &log;
   SoupSession *session = soup_session_new();
   std::set<Delivery *> pending;
-  std::map<std::string, Burst> bursts;  // by URL, while failing
+  std::map<std::string, Burst> bursts;                                  // by URL, while failing
   std::map<std::string, uint64_t> delivered, dropped, failed_attempts;  // by event
 
   Impl(int64_t t, int64_t a, int64_t b, Logger &l)
@@ -124,8 +124,9 @@ struct Notifier::Impl {
     SoupMessage *msg = soup_session_get_async_result_message(SOUP_SESSION(source), result);
     guint status = msg ? soup_message_get_status(msg) : 0;
     if (error) {
-      std::string why = d->timed_out ? "no answer within " + std::to_string(self->timeout_ms) + " ms"
-                                     : std::string(error->message);
+      std::string why = d->timed_out
+                            ? "no answer within " + std::to_string(self->timeout_ms) + " ms"
+                            : std::string(error->message);
       g_error_free(error);
       self->failed(d, why);
     } else if (status < 200 || status > 299) {

@@ -23,8 +23,8 @@ namespace livepipe::signaling::media {
 struct MediaOptions {
   std::filesystem::path description;  // the stream description (a preset file)
   std::vector<std::filesystem::path> include_dirs;
-  std::vector<DescriptionRule> rules;        // chosen by stream name, first match
-  std::filesystem::path beauty_description;  // ?beauty=on; empty: refused
+  std::vector<DescriptionRule> rules;           // chosen by stream name, first match
+  std::filesystem::path beauty_description;     // ?beauty=on; empty: refused
   std::filesystem::path moderated_description;  // ?moderation=on; empty: refused
   // The moderation-* params of moderated descriptions, unless a rule sets them.
   std::map<std::string, std::string> moderation_params;

@@ -88,15 +88,16 @@ check "it says why" 1 "$(grep -c 'moderation-hook is set by the server' "$dir/bo
 
 # A detailed picture (8 px checkers) so pixelation is measurable.
 "$livepipe" whip-publish "$base/whip/cam?moderation=on" --token "$pub" --ice-address 127.0.0.1 \
-  --size 320x240 --pattern checkers-8 --duration 90 >"$dir/pub.log" 2>&1 &
+  --size 320x240 --pattern checkers-8 --duration 170 >"$dir/pub.log" 2>&1 &
 pids+=($!)
 wait_for 150 grep -q '^session ' "$dir/pub.log"
 check "moderated publish" 1 "$(grep -c '^session ' "$dir/pub.log")"
 "$livepipe" whip-publish "$base/whip/plain" --token "$pub" --ice-address 127.0.0.1 \
-  --size 160x120 --duration 90 >"$dir/plain.log" 2>&1 &
-pids+=($!)
+  --size 160x120 --duration 170 >"$dir/plain.log" 2>&1 &
+plain=$!
+pids+=($plain)
 
-"$livepipe" whep-play "$base/whep/cam" --token "$play" --ice-address 127.0.0.1 --duration 150 \
+"$livepipe" whep-play "$base/whep/cam" --token "$play" --ice-address 127.0.0.1 --duration 170 \
   --stall 4 --frame-stats "$dir/frames.txt" >"$dir/view.log" 2>&1 &
 viewer=$!
 pids+=($viewer)
@@ -110,6 +111,7 @@ check "moderation with a play token" 403 \
 wait_for 100 sh -c "curl -sf -H 'Authorization: Bearer $admin' $base/api/v1/streams/plain >/dev/null"
 check "an unmoderated stream" 409 \
   "$(status -H "Authorization: Bearer $admin" "$base/api/v1/streams/plain/moderation")"
+kill -INT "$plain"
 check "an unknown stream" 404 \
   "$(status -H "Authorization: Bearer $admin" "$base/api/v1/streams/nope/moderation")"
 check "a bad verdict" 400 "$(status -X POST -H "Authorization: Bearer $admin" \
@@ -208,9 +210,9 @@ curl -s -X POST -d '[{"verdict":"end","reason":"terms of service"}]' "$hook/scri
 wait "$viewer"
 check "the viewer saw the stream end" 1 $?
 check "the stream is gone" 404 "$(status -H "Authorization: Bearer $admin" "$base/api/v1/streams/cam")"
-wait_for 50 test -s "$dir/hooks/done.jsonl"
+wait_for 50 grep -q '"stream": "cam"' "$dir/hooks/done.jsonl"
 check "on_publish_done" "cam ended by moderation: terms of service" \
-  "$(head -1 "$dir/hooks/done.jsonl" | json 'd["body"]["stream"] + " " + d["body"]["reason"]')"
+  "$(lines 'd["body"]["stream"] + " " + d["body"]["reason"]' <"$dir/hooks/done.jsonl" | grep -m1 '^cam ')"
 check "metrics count the changes" 1 \
   "$(curl -s "$base/metrics" | grep -c 'livepipe_moderation_verdict_changes_total{verdict="end"} 1')"
 
@@ -219,7 +221,9 @@ wait "$serve"
 check "server stopped" 0 $?
 if ((failures)); then
   echo "--- serve.log"; tail -40 "$dir/serve.log"
-  echo "--- pub.log"; tail -5 "$dir/pub.log"
+  echo "--- pub.log"; tail -5 "$dir/pub.log"; echo "--- view.log"; tail -5 "$dir/view.log"
+  echo "--- last frames"; tail -3 "$dir/frames.txt"; echo "--- hook"; tail -4 "$dir/hooks/moderate.jsonl"
+  date +%s%3N
   echo "--- frames"; awk 'NR % 15 == 1' "$dir/frames.txt" | head -80
   exit 1
 fi

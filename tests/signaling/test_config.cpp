@@ -187,7 +187,8 @@ BOOST_AUTO_TEST_CASE(notifications_are_read_and_checked) {
                                      "onModeration": 3, "notifyAttempts": 0,
                                      "notifyBackoffMs": 5}})");
   BOOST_TEST(list.size() == 5u);
-  BOOST_TEST(mentions(list, "$.hooks.onPublishDone: \"ftp://a/\" is not an http:// or https:// URL"));
+  BOOST_TEST(
+      mentions(list, "$.hooks.onPublishDone: \"ftp://a/\" is not an http:// or https:// URL"));
   BOOST_TEST(mentions(list, "$.hooks.onRecordDone"));
   BOOST_TEST(mentions(list, "$.hooks.onModeration: must be a string"));
   BOOST_TEST(mentions(list, "$.hooks.notifyAttempts: must be an integer from 1 to 20"));
@@ -226,5 +227,6 @@ BOOST_AUTO_TEST_CASE(moderation_settings_are_read_and_checked) {
   BOOST_TEST(mentions(list, "$.moderation.onError: must be fail-open or fail-closed"));
   BOOST_TEST(mentions(list, "$.moderation.description: must not be empty"));
   BOOST_TEST(mentions(list, "$.moderation.hook: unknown setting"));
-  BOOST_TEST(mentions(problems(R"({"moderation": {"hookUri": "http://"}})"), "$.moderation.hookUri"));
+  BOOST_TEST(
+      mentions(problems(R"({"moderation": {"hookUri": "http://"}})"), "$.moderation.hookUri"));
 }
