@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -696,12 +697,18 @@ BOOST_AUTO_TEST_CASE(forced_verdicts_hold_against_the_hook_until_released) {
   BOOST_CHECK(accepted);
   frames = run.pull_for(300);
   BOOST_CHECK(frames.back().look == Look::Clean);
+  // The hook's allows before the forced block are on the bus; none between
+  // the block and its release.
   auto messages = run.records_of("moderation");
-  BOOST_REQUIRE_GE(messages.size(), 2u);
-  BOOST_CHECK_EQUAL(messages[0].source, "forced");
-  BOOST_CHECK_EQUAL(messages[0].verdict, "block");
-  BOOST_CHECK_EQUAL(messages[1].source, "released");
-  BOOST_CHECK_EQUAL(messages[1].verdict, "allow");
+  auto forced = std::find_if(messages.begin(), messages.end(),
+                             [](const BusRecord &m) { return m.source == "forced"; });
+  BOOST_REQUIRE(forced != messages.end());
+  BOOST_CHECK_EQUAL(forced->verdict, "block");
+  BOOST_REQUIRE(forced + 1 != messages.end());
+  // Released to allow; the hook's next allow may replace that before a
+  // frame carries it, and only the latest verdict is posted.
+  BOOST_CHECK((forced + 1)->source == "released" || (forced + 1)->source == "hook");
+  BOOST_CHECK_EQUAL((forced + 1)->verdict, "allow");
 }
 
 BOOST_AUTO_TEST_CASE(audio_is_muted_on_block_and_both_branches_end) {
