@@ -6,6 +6,8 @@
 #include "recording_service.h"
 #include "server.h"
 #include "ingest.h"
+#include "moderation.h"
+#include "notifier.h"
 #include "restreams.h"
 #include "service.h"
 
@@ -163,11 +165,29 @@ int cmd_serve(int argc, char **argv) {
     media.max_streams = media_config.media.max_streams;
     media.max_viewers_per_stream = media_config.media.max_viewers_per_stream;
     media.ice_addresses = media_config.media.ice_addresses;
+    const signaling::ModerationSettings &moderation = media_config.moderation;
+    media.moderated_description =
+        signaling::media::resolve_description(moderation.description, presets_dir());
+    media.moderation_params = {{"moderation-hook", moderation.hook_uri},
+                               {"moderation-token", moderation.auth_token},
+                               {"moderation-interval", std::to_string(moderation.interval_ms)},
+                               {"moderation-timeout", std::to_string(moderation.timeout_ms)},
+                               {"moderation-on-error", moderation.on_error},
+                               {"moderation-max-size", std::to_string(moderation.max_size)}};
+    // Notifications (hooks.onPublishDone, onRecordDone, onModeration); it
+    // outlives the streams, whose end it reports.
+    signaling::media::Notifier notifier(media_config.hooks.timeout_ms,
+                                        media_config.hooks.notify_attempts,
+                                        media_config.hooks.notify_backoff_ms, log);
+    server.add_metrics([&notifier] { return notifier.metrics(); });
     signaling::media::MediaService streams(media_config, media, log);
+    signaling::media::notify_publish_done(streams, notifier, media_config.hooks.on_publish_done);
+    signaling::media::ModerationService moderated(media_config, streams, notifier, log);
     streams.install(server.soup_server());
     server.add_admin_route(
         [&streams](SoupServerMessage *msg, const std::string &method, const std::string &path,
                    GHashTable *) { return streams.handle_admin(msg, method, path); });
+    moderated.install(server);
     server.set_media_sessions(&streams);
     server.add_metrics([&streams] { return streams.metrics(); });
     // Recordings and replay jobs (recording.dir in the config).
@@ -179,6 +199,13 @@ int cmd_serve(int argc, char **argv) {
       return kExitRuntime;
     }
     recordings.install(server);
+    if (!media_config.hooks.on_record_done.empty()) {
+      recordings.on_recording_done(
+          [&notifier, &media_config](const signaling::recording::RecordingRow &row) {
+            notifier.send(media_config.hooks.on_record_done, "record_done",
+                          signaling::recording::record_done_event(row));
+          });
+    }
     signaling::rtmp::RtmpService restreams(media_config, streams, log);
     restreams.install(server);
     std::unique_ptr<signaling::rtmp::RtmpIngest> ingest;

@@ -9,9 +9,12 @@
 #include "whip_client.h"
 
 #include <glib-unix.h>
+#include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,6 +32,8 @@ struct Options {
   double stall_seconds = 3;  // play: no media for this long ends the session
   bool audio = true;
   std::string codec = "h264";    // publish: h264 or vp8
+  std::string pattern = "ball";  // publish: the videotestsrc pattern without --file
+  std::string frame_stats;       // play: a file for one line per decoded frame
   double ice_restart_after = 0;  // seconds after connecting; 0: never
   std::vector<std::string> ice_addresses;
 };
@@ -40,8 +45,10 @@ void usage(FILE *out, bool publish) {
         "Usage: livepipe whip-publish URL [--token T] [--file MEDIA] [--size WxH]\n"
         "                             [--codec h264|vp8] [--no-audio] [--duration SECONDS]\n"
         "                             [--ice-address IP] [--ice-restart-after SECONDS]\n"
+        "                             [--pattern NAME]\n"
         "\n"
-        "Publishes a test pattern and tone (or MEDIA, any file GStreamer decodes) to\n"
+        "Publishes a test pattern (videotestsrc's NAME, default ball) and tone (or\n"
+        "MEDIA, any file GStreamer decodes) to\n"
         "a WHIP endpoint as H.264 (constrained baseline; or VP8 with --codec vp8) and\n"
         "Opus. Prints the time to connect and, at the end, what was sent. SIGINT ends\n"
         "the session (DELETE). --ice-restart-after restarts ICE (PATCH with If-Match)\n"
@@ -51,13 +58,16 @@ void usage(FILE *out, bool publish) {
     std::fprintf(out,
                  "Usage: livepipe whep-play URL [--token T] [--file OUT.mkv] [--duration SECONDS]\n"
                  "                          [--stall SECONDS] [--ice-address IP]\n"
-                 "                          [--ice-restart-after SECONDS]\n"
+                 "                          [--ice-restart-after SECONDS] [--frame-stats OUT.txt]\n"
                  "\n"
                  "Plays a WHEP stream: decodes it (to nothing, or records it to OUT.mkv),\n"
                  "prints the time to connect, the first frame and the decoded resolution, and\n"
                  "at the end the frames decoded. It ends after --duration, on SIGINT, or when\n"
                  "no media arrives for --stall seconds (the stream ended; exit 1).\n"
                  "--ice-restart-after restarts ICE that long after connecting.\n"
+                 "--frame-stats writes a line per decoded frame: the wall-clock time in ms,\n"
+                 "the mean luma and the mean deviation of the luma within 1/16-size tiles\n"
+                 "(near 0 when the picture is pixelated).\n"
                  "Exit status: 0 frames were decoded, 1 the session failed or nothing was\n"
                  "decoded, 2 invalid arguments.\n");
   }
@@ -87,6 +97,10 @@ bool parse(int argc, char **argv, bool publish, Options &o, int *exit_code) {
       if (!(v = next()))
         break;
       o.file = v;
+    } else if (!publish && !std::strcmp(arg, "--frame-stats")) {
+      if (!(v = next()))
+        break;
+      o.frame_stats = v;
     } else if (!std::strcmp(arg, "--duration")) {
       if (!(v = next()))
         break;
@@ -112,6 +126,15 @@ bool parse(int argc, char **argv, bool publish, Options &o, int *exit_code) {
         return false;
       }
       o.codec = v;
+    } else if (publish && !std::strcmp(arg, "--pattern")) {
+      if (!(v = next()))
+        break;
+      if (!*v || std::strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-") != std::strlen(v)) {
+        std::fprintf(stderr, "livepipe %s: --pattern takes a videotestsrc pattern name\n", name);
+        *exit_code = kExitInvalid;
+        return false;
+      }
+      o.pattern = v;
     } else if (publish && !std::strcmp(arg, "--no-audio")) {
       o.audio = false;
       continue;
@@ -287,6 +310,54 @@ int run_session(Session &s, const Options &o, std::function<void()> on_tick) {
 
 }  // namespace
 
+namespace {
+
+// One line for --frame-stats: wall-clock ms, mean luma, mean absolute
+// deviation of the luma from its tile's mean (tiles of lpmoderator's blur
+// size: the shorter side / 16, even, at least 8).
+void write_frame_stats(FILE *out, GstPad *pad, GstBuffer *buffer) {
+  GstCaps *caps = gst_pad_get_current_caps(pad);
+  GstVideoInfo info;
+  bool ok = caps && gst_video_info_from_caps(&info, caps);
+  if (caps) {
+    gst_caps_unref(caps);
+  }
+  GstVideoFrame frame;
+  if (!ok || !gst_video_frame_map(&frame, &info, buffer, GST_MAP_READ)) {
+    return;
+  }
+  const int width = GST_VIDEO_FRAME_WIDTH(&frame), height = GST_VIDEO_FRAME_HEIGHT(&frame);
+  const int stride = GST_VIDEO_FRAME_PLANE_STRIDE(&frame, 0);
+  const auto *luma = static_cast<const guint8 *>(GST_VIDEO_FRAME_PLANE_DATA(&frame, 0));
+  const int tile = std::max(8, (std::min(width, height) / 16) & ~1);
+  double sum = 0, deviation = 0;
+  for (int ty = 0; ty < height; ty += tile) {
+    for (int tx = 0; tx < width; tx += tile) {
+      const int y1 = std::min(ty + tile, height), x1 = std::min(tx + tile, width);
+      double tile_sum = 0;
+      for (int y = ty; y < y1; ++y) {
+        for (int x = tx; x < x1; ++x) {
+          tile_sum += luma[y * stride + x];
+        }
+      }
+      const double mean = tile_sum / ((y1 - ty) * (x1 - tx));
+      for (int y = ty; y < y1; ++y) {
+        for (int x = tx; x < x1; ++x) {
+          deviation += std::abs(luma[y * stride + x] - mean);
+        }
+      }
+      sum += tile_sum;
+    }
+  }
+  gst_video_frame_unmap(&frame);
+  const double pixels = static_cast<double>(width) * height;
+  std::fprintf(out, "%" G_GINT64_FORMAT " %.1f %.2f\n", g_get_real_time() / 1000, sum / pixels,
+               deviation / pixels);
+  std::fflush(out);
+}
+
+}  // namespace
+
 int cmd_whip_publish(int argc, char **argv) {
   Options o;
   int code = kExitOk;
@@ -295,7 +366,7 @@ int cmd_whip_publish(int argc, char **argv) {
   }
   // Constrained baseline without B-frames: what every browser decodes.
   std::string video_source =
-      o.file.empty() ? "videotestsrc is-live=true pattern=ball"
+      o.file.empty() ? "videotestsrc is-live=true pattern=" + o.pattern
                      : "filesrc location=\"" + o.file + "\" ! decodebin name=d d. ! queue";
   std::string audio_source = o.file.empty() ? "audiotestsrc is-live=true wave=ticks" : "d. ! queue";
   std::string description =
@@ -364,8 +435,13 @@ int cmd_whep_play(int argc, char **argv) {
     std::atomic<int64_t> last_media_us{0};
     std::atomic<int> width{0}, height{0};
     std::string file;
+    FILE *stats = nullptr;  // --frame-stats; written on the streaming thread
   } counters;
   counters.file = o.file;
+  if (!o.frame_stats.empty() && !(counters.stats = std::fopen(o.frame_stats.c_str(), "w"))) {
+    std::fprintf(stderr, "livepipe whep-play: cannot write %s\n", o.frame_stats.c_str());
+    return kExitInvalid;
+  }
   g_signal_connect(
       webrtc, "pad-added", G_CALLBACK(+[](GstElement *element, GstPad *pad, gpointer data) {
         auto *c = static_cast<Counters *>(data);
@@ -392,7 +468,13 @@ int cmd_whep_play(int argc, char **argv) {
         GstElement *sink = gst_element_factory_make("fakesink", nullptr);
         g_object_set(sink, "sync", FALSE, "async", FALSE, nullptr);
         gst_bin_add_many(bin, decode, convert, sink, nullptr);
-        gst_element_link(convert, sink);
+        if (video && c->stats) {
+          GstCaps *i420 = gst_caps_from_string("video/x-raw,format=I420");
+          gst_element_link_filtered(convert, sink, i420);
+          gst_caps_unref(i420);
+        } else {
+          gst_element_link(convert, sink);
+        }
         g_signal_connect(decode, "pad-added",
                          G_CALLBACK(+[](GstElement *, GstPad *src, gpointer to) {
                            GstPad *target = gst_element_get_static_pad(GST_ELEMENT(to), "sink");
@@ -404,8 +486,11 @@ int cmd_whep_play(int argc, char **argv) {
           GstPad *sink_pad = gst_element_get_static_pad(sink, "sink");
           gst_pad_add_probe(
               sink_pad, GST_PAD_PROBE_TYPE_BUFFER,
-              [](GstPad *p, GstPadProbeInfo *, gpointer d) -> GstPadProbeReturn {
+              [](GstPad *p, GstPadProbeInfo *info, gpointer d) -> GstPadProbeReturn {
                 auto *c = static_cast<Counters *>(d);
+                if (c->stats) {
+                  write_frame_stats(c->stats, p, GST_PAD_PROBE_INFO_BUFFER(info));
+                }
                 if (c->frames.fetch_add(1) == 0) {
                   if (GstCaps *current = gst_pad_get_current_caps(p)) {
                     int w = 0, h = 0;
@@ -456,6 +541,9 @@ int cmd_whep_play(int argc, char **argv) {
     }
   });
   std::printf("frames decoded: %llu\n", static_cast<unsigned long long>(counters.frames.load()));
+  if (counters.stats) {
+    std::fclose(counters.stats);  // the pipeline has stopped
+  }
   if (rc == kExitOk && counters.frames == 0) {
     rc = kExitRuntime;
   }

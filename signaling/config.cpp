@@ -367,6 +367,55 @@ void read_media_rules(Checker &c, JsonNode *node, const std::string &at, MediaSe
   }
 }
 
+// An http:// or https:// URL with a host.
+bool web_url(const std::string &url) {
+  GUri *uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  bool ok = uri &&
+            (g_strcmp0(g_uri_get_scheme(uri), "http") == 0 ||
+             g_strcmp0(g_uri_get_scheme(uri), "https") == 0) &&
+            g_uri_get_host(uri) && *g_uri_get_host(uri);
+  if (uri) {
+    g_uri_unref(uri);
+  }
+  return ok;
+}
+
+void read_notifications(Checker &c, JsonObject *hooks, HookSettings &out) {
+  const std::string at = "$.hooks";
+  for (auto [member, url] : {std::pair{"onPublishDone", &out.on_publish_done},
+                             std::pair{"onRecordDone", &out.on_record_done},
+                             std::pair{"onModeration", &out.on_moderation}}) {
+    c.string(hooks, at, member, url);
+    if (!url->empty() && !web_url(*url)) {
+      c.problem(at + "." + member, "\"" + *url + "\" is not an http:// or https:// URL");
+    }
+  }
+  c.integer(hooks, at, "notifyAttempts", &out.notify_attempts, 1, 20);
+  c.integer(hooks, at, "notifyBackoffMs", &out.notify_backoff_ms, 10, 600000);
+}
+
+void read_moderation(Checker &c, JsonObject *moderation, ModerationSettings &out) {
+  const std::string at = "$.moderation";
+  c.only(moderation, at,
+         {"description", "hookUri", "authToken", "intervalMs", "timeoutMs", "onError", "maxSize"});
+  c.string(moderation, at, "description", &out.description, false);
+  c.string(moderation, at, "hookUri", &out.hook_uri);
+  c.string(moderation, at, "authToken", &out.auth_token);
+  c.integer(moderation, at, "intervalMs", &out.interval_ms, 100, 3600000);
+  c.integer(moderation, at, "timeoutMs", &out.timeout_ms, 10, 600000);
+  c.integer(moderation, at, "maxSize", &out.max_size, 16, 8192);
+  c.string(moderation, at, "onError", &out.on_error, false);
+  if (out.on_error != "fail-open" && out.on_error != "fail-closed") {
+    c.problem(at + ".onError", "must be fail-open or fail-closed, not \"" + out.on_error + "\"");
+  }
+  const std::string &hook = out.hook_uri;
+  if (!hook.empty() && !web_url(hook) &&
+      !(hook.rfind("exec:/", 0) == 0 && hook.size() > std::strlen("exec:/"))) {
+    c.problem(at + ".hookUri",
+              "\"" + hook + "\" is not an http(s):// URL or exec:/absolute/command");
+  }
+}
+
 }  // namespace
 
 ConfigResult parse_config(std::string_view text, const MediaCheck &check_media) {
@@ -385,7 +434,7 @@ ConfigResult parse_config(std::string_view text, const MediaCheck &check_media) 
   JsonObject *top = json_node_get_object(root.get());
   c.only(top, "$",
          {"listen", "tls", "auth", "ice", "limits", "keepalive", "web", "shutdown", "media", "rtmp",
-          "recording", "hooks"});
+          "recording", "hooks", "moderation"});
   if (json_object_has_member(top, "listen")) {
     std::string listen;
     c.string(top, "$", "listen", &listen);
@@ -498,10 +547,13 @@ ConfigResult parse_config(std::string_view text, const MediaCheck &check_media) 
     read_recording_settings(recording, "$.recording", &config.recording, &c.problems);
   }
   if (JsonObject *hooks = c.object(top, "$", "hooks")) {
-    c.only(hooks, "$.hooks", {"onPublish", "onPlay", "timeoutMs"});
+    c.only(hooks, "$.hooks",
+           {"onPublish", "onPlay", "timeoutMs", "onPublishDone", "onRecordDone", "onModeration",
+            "notifyAttempts", "notifyBackoffMs"});
     c.string(hooks, "$.hooks", "onPublish", &config.hooks.on_publish);
     c.string(hooks, "$.hooks", "onPlay", &config.hooks.on_play);
     c.integer(hooks, "$.hooks", "timeoutMs", &config.hooks.timeout_ms, 100, 60000);
+    read_notifications(c, hooks, config.hooks);
     for (auto [member, url] : {std::pair{"onPublish", &config.hooks.on_publish},
                                std::pair{"onPlay", &config.hooks.on_play}}) {
       if (url->empty()) {
@@ -517,6 +569,9 @@ ConfigResult parse_config(std::string_view text, const MediaCheck &check_media) 
         g_uri_unref(uri);
       }
     }
+  }
+  if (JsonObject *moderation = c.object(top, "$", "moderation")) {
+    read_moderation(c, moderation, config.moderation);
   }
   if (!c.problems.empty()) {
     return c.problems;

@@ -74,6 +74,25 @@ struct HookSettings {
   std::string on_publish;  // http:// URL
   std::string on_play;     // http:// URL
   int64_t timeout_ms = 2000;
+  // Notifications (docs/moderation.md, "Notifications"): events POSTed as
+  // JSON, retried with exponential backoff; empty: not sent.
+  std::string on_publish_done;  // http(s):// URL
+  std::string on_record_done;   // http(s):// URL
+  std::string on_moderation;    // http(s):// URL
+  int64_t notify_attempts = 5;
+  int64_t notify_backoff_ms = 500;  // before the second attempt; doubles after each
+};
+
+// Moderated streams (docs/moderation.md, "In the service"): what the
+// moderated description's moderation-* params get unless a rule sets them.
+struct ModerationSettings {
+  std::string description = "webrtc-publish-moderated";  // ?moderation=on
+  std::string hook_uri;  // http(s):// URL or exec:/command; empty: forced verdicts only
+  std::string auth_token;
+  int64_t interval_ms = 1000;
+  int64_t timeout_ms = 2000;
+  std::string on_error = "fail-open";
+  int64_t max_size = 640;
 };
 
 struct Config {
@@ -93,6 +112,7 @@ struct Config {
   RtmpSettings rtmp;
   RecordingSettings recording;
   HookSettings hooks;
+  ModerationSettings moderation;
 
   bool tls() const { return !tls_cert.empty(); }
   bool turn_rest_enabled() const { return !turn_rest.secret.empty(); }

@@ -13,6 +13,13 @@ namespace livepipe::signaling {
 
 class MediaSessions {
  public:
+  // Who asks (for access hooks): the token's subject and the client's
+  // address; empty when unknown.
+  struct Client {
+    std::string subject;
+    std::string remote;
+  };
+
   // Replies, on the main context (possibly from within the request's call).
   struct Events {
     std::function<void(const std::string &session, const std::string &answer)> answered;
@@ -25,9 +32,9 @@ class MediaSessions {
   virtual ~MediaSessions() = default;
   virtual void set_events(Events events) = 0;
   virtual void publish(const std::string &session, const std::string &stream,
-                       const std::string &offer) = 0;
-  virtual void play(const std::string &session, const std::string &stream,
-                    const std::string &offer) = 0;
+                       const std::string &offer, const Client &client) = 0;
+  virtual void play(const std::string &session, const std::string &stream, const std::string &offer,
+                    const Client &client) = 0;
   virtual void add_candidate(const std::string &session, const std::optional<std::string> &mid,
                              std::optional<int64_t> mline, const std::string &candidate) = 0;
   // The client stopped it or went away; no event follows.

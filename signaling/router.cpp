@@ -132,6 +132,8 @@ void Router::on_media(Out &out, ConnectionId id, Connection &c, bool publish, st
   request.session = std::move(session);
   request.stream = std::move(stream);
   request.sdp = std::move(sdp);
+  request.subject = c.claims ? c.claims->sub : std::string();
+  request.connection = id;
   out.request(std::move(request));
 }
 

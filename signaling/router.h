@@ -33,7 +33,9 @@ struct MediaRequest {
   Kind kind = Kind::kPublish;
   std::string session;
   std::string stream;
-  std::string sdp;  // publish / play: the offer
+  std::string sdp;            // publish / play: the offer
+  std::string subject;        // publish / play: the connection's token's sub, if any
+  ConnectionId connection{};  // publish / play: whose request it is
   std::string candidate;
   std::optional<std::string> sdp_mid;
   std::optional<int64_t> sdp_mline_index;

@@ -212,14 +212,18 @@ struct Server::Impl {
       }
       return;
     }
+    MediaSessions::Client client{request.subject, {}};
+    if (auto conn = conns.find(request.connection); conn != conns.end()) {
+      client.remote = conn->second->remote;
+    }
     switch (request.kind) {
       case Kind::kPublish:
         log.info("ws-publish", {{"stream", request.stream}, {"session", request.session}});
-        media->publish(request.session, request.stream, request.sdp);
+        media->publish(request.session, request.stream, request.sdp, client);
         break;
       case Kind::kPlay:
         log.info("ws-play", {{"stream", request.stream}, {"session", request.session}});
-        media->play(request.session, request.stream, request.sdp);
+        media->play(request.session, request.stream, request.sdp, client);
         break;
       case Kind::kCandidate:
         media->add_candidate(request.session, request.sdp_mid, request.sdp_mline_index,

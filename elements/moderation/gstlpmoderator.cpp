@@ -38,6 +38,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <set>
 #include <thread>
 
@@ -92,6 +93,7 @@ enum {
   PROP_JPEG_QUALITY,
   PROP_MAX_IN_FLIGHT,
   PROP_NOTICE,
+  PROP_FORCED_HOLDS,
   PROP_VERDICT,
   PROP_SNAPSHOTS_TAKEN,
   PROP_SNAPSHOTS_SKIPPED,
@@ -99,7 +101,7 @@ enum {
   PROP_VERDICTS_RECEIVED,
 };
 
-enum { SIGNAL_SNAPSHOT, SIGNAL_SUBMIT_VERDICT, N_SIGNALS };
+enum { SIGNAL_SNAPSHOT, SIGNAL_SUBMIT_VERDICT, SIGNAL_RELEASE_FORCED, N_SIGNALS };
 guint signals[N_SIGNALS];
 
 struct Settings {
@@ -125,7 +127,7 @@ struct Current {
   int snapshot_height = 0;
   gint64 expires_at_us = 0;  // monotonic; 0 = holds until the next verdict
   gint64 captured_us = 0;    // monotonic time of the snapshot; 0 = unknown
-  std::string source;        // hook, signal, forced, error, expired
+  std::string source;        // hook, signal, forced, error, expired, released
 };
 
 // A scaled-down frame on its way to the worker.
@@ -154,6 +156,7 @@ struct ModeratorState {
   std::atomic<guint64> errors{0};
   std::atomic<guint64> verdicts{0};
   std::atomic<guint> in_flight{0};
+  std::atomic<bool> forced_holds{false};
 
   // Streaming thread only.
   GstClockTime next_due = GST_CLOCK_TIME_NONE;
@@ -186,9 +189,22 @@ GST_ELEMENT_REGISTER_DEFINE(lpmoderator, "lpmoderator", GST_RANK_NONE, GST_TYPE_
 
 namespace {
 
-// Publishes a verdict; the caller holds state->mutex.
+// A forced verdict that hook answers may not replace (forced-holds): it
+// holds until it expires, is released or another verdict is forced.
+bool forced_in_force(const ModeratorState *state) {
+  const Current &current = *state->current;
+  return state->forced_holds.load() && current.source == "forced" &&
+         (!current.expires_at_us || g_get_monotonic_time() < current.expires_at_us);
+}
+
+// Publishes a verdict; the caller holds state->mutex. A hook's verdict (or
+// an error's) does not replace a forced verdict that holds.
 void publish_locked(ModeratorState *state, Verdict verdict, const char *source, uint64_t sequence,
                     int snapshot_width, int snapshot_height, gint64 captured_us) {
+  const std::string_view from = source;
+  if (from != "forced" && from != "expired" && from != "released" && forced_in_force(state)) {
+    return;
+  }
   auto current = std::make_shared<Current>();
   current->verdict = std::move(verdict);
   current->generation = ++state->generation;
@@ -467,7 +483,8 @@ class Worker {
       return;
     }
     std::lock_guard lock(state->mutex);
-    if (state->current->verdict.action == Action::Block && state->current->source == "error") {
+    if ((state->current->verdict.action == Action::Block && state->current->source == "error") ||
+        forced_in_force(state)) {
       return;
     }
     Verdict block;
@@ -561,6 +578,9 @@ static void gst_lp_moderator_set_property(GObject *object, guint prop_id, const 
     case PROP_NOTICE:
       s.notice = g_value_get_string(value) ? g_value_get_string(value) : "";
       break;
+    case PROP_FORCED_HOLDS:
+      self->state->forced_holds = g_value_get_boolean(value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -586,6 +606,9 @@ static void gst_lp_moderator_get_property(GObject *object, guint prop_id, GValue
       return;
     case PROP_VERDICTS_RECEIVED:
       g_value_set_uint64(value, state->verdicts.load());
+      return;
+    case PROP_FORCED_HOLDS:
+      g_value_set_boolean(value, state->forced_holds.load());
       return;
     default:
       break;
@@ -880,6 +903,18 @@ static void gst_lp_moderator_finalize(GObject *object) {
   G_OBJECT_CLASS(gst_lp_moderator_parent_class)->finalize(object);
 }
 
+static gboolean gst_lp_moderator_release_forced(GstLpModerator *self) {
+  ModeratorState *state = self->state;
+  std::lock_guard lock(state->mutex);
+  if (state->current->source != "forced") {
+    return FALSE;
+  }
+  Verdict allow;
+  allow.reason = "the forced verdict was released";
+  publish_locked(state, std::move(allow), "released", 0, 0, 0, 0);
+  return TRUE;
+}
+
 static void gst_lp_moderator_class_init(GstLpModeratorClass *klass) {
   GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
@@ -953,6 +988,13 @@ static void gst_lp_moderator_class_init(GstLpModeratorClass *klass) {
                           "Text drawn on blocked frames (A-Z, 0-9 and . , : - ! ? ' / ( ) + =)",
                           DEFAULT_PROP_NOTICE, live_flags));
   g_object_class_install_property(
+      gobject_class, PROP_FORCED_HOLDS,
+      g_param_spec_boolean("forced-holds", "Forced verdicts hold",
+                           "A forced verdict (submit-verdict 0) holds against the hook's "
+                           "verdicts until it expires, is released (release-forced) or another "
+                           "verdict is forced",
+                           FALSE, live_flags));
+  g_object_class_install_property(
       gobject_class, PROP_VERDICT,
       g_param_spec_string("verdict", "Verdict", "The verdict in force: allow, blur, block or end",
                           "allow", read_only));
@@ -1001,6 +1043,18 @@ static void gst_lp_moderator_class_init(GstLpModeratorClass *klass) {
                                  static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
                                  G_CALLBACK(gst_lp_moderator_submit_verdict), nullptr, nullptr,
                                  nullptr, G_TYPE_BOOLEAN, 2, G_TYPE_UINT64, G_TYPE_STRING);
+  /**
+   * GstLpModerator::release-forced:
+   *
+   * Replaces a forced verdict in force by allow (source "released"), so the
+   * hook's next verdict decides again.
+   *
+   * Returns: TRUE if a forced verdict was in force.
+   */
+  signals[SIGNAL_RELEASE_FORCED] = g_signal_new_class_handler(
+      "release-forced", G_TYPE_FROM_CLASS(klass),
+      static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+      G_CALLBACK(gst_lp_moderator_release_forced), nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 0);
 
   gst_element_class_set_static_metadata(
       element_class, "livepipe moderator", "Filter/Effect/Video",

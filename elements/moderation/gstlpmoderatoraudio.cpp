@@ -136,8 +136,12 @@ static GstFlowReturn gst_lp_moderator_audio_transform_ip(GstBaseTransform *trans
                                                          GstBuffer *buffer) {
   GstLpModeratorAudio *self = GST_LP_MODERATOR_AUDIO(trans);
   AudioState *state = self->state;
+  // After end the audio is dropped rather than refused: GST_FLOW_EOS would
+  // travel upstream into what the audio may share with the video (a bundled
+  // WebRTC transport) and stop the video before lpmoderator applies end and
+  // tells the application.
   if (state->ended) {
-    return GST_FLOW_EOS;
+    return GST_BASE_TRANSFORM_FLOW_DROPPED;
   }
   if (!state->resolved) {
     GST_ELEMENT_ERROR(self, CORE, FAILED, ("lpmoderatoraudio: %s", state->error.c_str()),
@@ -147,7 +151,7 @@ static GstFlowReturn gst_lp_moderator_audio_transform_ip(GstBaseTransform *trans
   if (state->action == kActionEnd) {
     state->ended = true;
     gst_pad_push_event(GST_BASE_TRANSFORM_SRC_PAD(trans), gst_event_new_eos());
-    return GST_FLOW_EOS;
+    return GST_BASE_TRANSFORM_FLOW_DROPPED;
   }
   if (state->action == kActionBlock && !gst_base_transform_is_passthrough(trans)) {
     GstMapInfo map;

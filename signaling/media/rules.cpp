@@ -11,7 +11,8 @@ namespace {
 // Params whose values the server owns: a client must not point the stream's
 // ICE agent at a server of its choosing or claim another codec.
 bool server_owned(const std::string &name) {
-  return name == kVideoCodecParam || name == "stun-server" || name == "turn-server";
+  return name == kVideoCodecParam || name == "stun-server" || name == "turn-server" ||
+         moderation_param(name);
 }
 
 std::optional<bool> parse_switch(const std::string &value) {
@@ -36,6 +37,15 @@ std::string problems_text(const std::vector<pipelines::Problem> &problems) {
   return out;
 }
 
+// Which server-set params the description declares.
+void declared_params(const pipelines::DescriptionDecl &description, DescriptionChoice &choice) {
+  for (const auto &param : description.params) {
+    if (moderation_param(param.name)) {
+      choice.declared.insert(param.name);
+    }
+  }
+}
+
 // The video codecs a description takes from its publisher.
 void read_codecs(const std::filesystem::path &file, DescriptionChoice &choice) {
   pipelines::Problems problems;
@@ -46,7 +56,9 @@ void read_codecs(const std::filesystem::path &file, DescriptionChoice &choice) {
   }
   pipelines::DescriptionDecl description = pipelines::parse_description(doc, problems);
   const pipelines::ParamDecl *param = description.param(kVideoCodecParam);
-  if (!param) {
+  choice.moderated = description.param("moderation-hook") != nullptr;
+  declared_params(description, choice);
+  if (!description.param(kVideoCodecParam)) {
     return;
   }
   choice.sets_video_codec = true;
@@ -61,6 +73,10 @@ void read_codecs(const std::filesystem::path &file, DescriptionChoice &choice) {
 }
 
 }  // namespace
+
+bool moderation_param(const std::string &name) {
+  return name.rfind("moderation-", 0) == 0 || name == "stream-id";
+}
 
 std::filesystem::path resolve_description(const std::string &name_or_file,
                                           const std::filesystem::path &presets_dir) {
@@ -80,6 +96,12 @@ DescriptionChooser::DescriptionChooser(std::filesystem::path fallback, std::file
       rules_(std::move(rules)),
       include_dirs_(std::move(include_dirs)) {}
 
+void DescriptionChooser::set_moderation(std::filesystem::path description,
+                                        std::map<std::string, std::string> defaults) {
+  moderated_ = std::move(description);
+  moderation_defaults_ = std::move(defaults);
+}
+
 std::variant<DescriptionChoice, std::string> DescriptionChooser::choose(
     const std::string &stream, const std::map<std::string, std::string> &query) const {
   DescriptionChoice choice;
@@ -95,8 +117,24 @@ std::variant<DescriptionChoice, std::string> DescriptionChooser::choose(
   if (beauty && beauty_.empty()) {
     return std::string("this server has no processed description for beauty=on");
   }
+  bool moderation = false;
+  if (auto it = query.find("moderation"); it != query.end()) {
+    auto on = parse_switch(it->second);
+    if (!on) {
+      return "moderation takes on or off, not \"" + it->second + "\"";
+    }
+    moderation = *on;
+  }
+  if (moderation && beauty) {
+    return std::string("beauty=on and moderation=on cannot be combined: choose one");
+  }
+  if (moderation && moderated_.empty()) {
+    return std::string("this server has no moderated description for moderation=on");
+  }
   if (beauty) {
     choice.file = beauty_;
+  } else if (moderation) {
+    choice.file = moderated_;
   } else {
     for (const auto &rule : rules_) {
       if (g_pattern_match_simple(rule.match.c_str(), stream.c_str())) {
@@ -107,9 +145,18 @@ std::variant<DescriptionChoice, std::string> DescriptionChooser::choose(
     }
   }
   read_codecs(choice.file, choice);
+  // The configuration's moderation settings, where the rule set none.
+  for (const auto &[name, value] : moderation_defaults_) {
+    if (choice.declared.count(name) && !choice.params.count(name)) {
+      choice.params[name] = value;
+    }
+  }
+  if (choice.declared.count("stream-id")) {
+    choice.params["stream-id"] = stream;
+  }
   bool from_query = false;
   for (const auto &[name, value] : query) {
-    if (name == "beauty") {
+    if (name == "beauty" || name == "moderation") {
       continue;
     }
     if (server_owned(name)) {

@@ -1,5 +1,6 @@
 // Which description a stream runs, and with which params: a WHIP POST with
-// ?beauty=on gets the processed description, otherwise the first config rule
+// ?beauty=on gets the processed description, ?moderation=on the moderated
+// one, otherwise the first config rule
 // whose glob matches the stream name, otherwise the default. Other query
 // params become params of the chosen description when it declares them. The
 // description's "video-codec" param, when it declares one, lists the video
@@ -11,6 +12,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -33,7 +35,16 @@ struct DescriptionChoice {
   // when it declares none). Empty when the description takes no video.
   std::vector<Codec> video_codecs;
   bool sets_video_codec = false;  // the description declares video-codec
+  // The description moderates (declares moderation-hook): its stream has an
+  // lpmoderator with the id "moderator".
+  bool moderated = false;
+  std::set<std::string> declared;  // the server-set params (moderation_param) it declares
 };
+
+// Params of moderated descriptions the server sets (from the configuration's
+// moderation section, or a rule): a publisher must not choose or switch off
+// the hook that judges it.
+bool moderation_param(const std::string &name);
 
 // A preset name ("webrtc-publish-beauty") or a file (anything with an extension).
 std::filesystem::path resolve_description(const std::string &name_or_file,
@@ -48,6 +59,11 @@ class DescriptionChooser {
                      std::vector<DescriptionRule> rules,
                      std::vector<std::filesystem::path> include_dirs);
 
+  // What ?moderation=on chooses, and the moderation-* params every
+  // moderated description gets unless a rule sets them.
+  void set_moderation(std::filesystem::path description,
+                      std::map<std::string, std::string> defaults);
+
   // `query`: the WHIP POST's query params. The reason when one of them is
   // not acceptable (an unknown or invalid param, a bad beauty value).
   std::variant<DescriptionChoice, std::string> choose(
@@ -56,6 +72,8 @@ class DescriptionChooser {
  private:
   std::filesystem::path fallback_;
   std::filesystem::path beauty_;
+  std::filesystem::path moderated_;
+  std::map<std::string, std::string> moderation_defaults_;
   std::vector<DescriptionRule> rules_;
   std::vector<std::filesystem::path> include_dirs_;
 };

@@ -167,6 +167,7 @@ struct MediaService::Impl {
         chooser(options.description, options.beauty_description, options.rules,
                 options.include_dirs),
         access(config.hooks, log) {
+    chooser.set_moderation(options.moderated_description, options.moderation_params);
     if (!transports) {
       std::string stun;
       for (const auto &server : config.ice_servers) {
@@ -760,13 +761,14 @@ struct MediaService::Impl {
   // A WebSocket client's publish or play goes on with `accepted` once the
   // access hook allows it; a denial is the error `forbidden`.
   void ws_ask_access(const std::string &session, AccessRequest::Action action,
-                     const std::string &name, std::function<void()> accepted) {
+                     const std::string &name, const Client &client,
+                     std::function<void()> accepted) {
     if (!access.enabled(action)) {
       accepted();
       return;
     }
     ws_asking.insert(session);
-    access.ask(AccessRequest{action, name, {}, {}, {}},
+    access.ask(AccessRequest{action, name, client.subject, client.remote, {}},
                [this, session, accepted](const AccessVerdict &verdict) {
                  if (!ws_asking.erase(session)) {
                    return;  // stopped while the hook was asked
@@ -779,13 +781,15 @@ struct MediaService::Impl {
                });
   }
 
-  void ws_publish(const std::string &session, const std::string &name, const std::string &offer) {
-    ws_ask_access(session, AccessRequest::Action::kPublish, name,
+  void ws_publish(const std::string &session, const std::string &name, const std::string &offer,
+                  const Client &client) {
+    ws_ask_access(session, AccessRequest::Action::kPublish, name, client,
                   [this, session, name, offer] { ws_publish_accepted(session, name, offer); });
   }
 
-  void ws_play(const std::string &session, const std::string &name, const std::string &offer) {
-    ws_ask_access(session, AccessRequest::Action::kPlay, name,
+  void ws_play(const std::string &session, const std::string &name, const std::string &offer,
+               const Client &client) {
+    ws_ask_access(session, AccessRequest::Action::kPlay, name, client,
                   [this, session, name, offer] { ws_play_accepted(session, name, offer); });
   }
 
@@ -999,13 +1003,13 @@ void MediaService::set_events(Events events) {
 }
 
 void MediaService::publish(const std::string &session, const std::string &stream,
-                           const std::string &offer) {
-  impl_->ws_publish(session, stream, offer);
+                           const std::string &offer, const Client &client) {
+  impl_->ws_publish(session, stream, offer, client);
 }
 
 void MediaService::play(const std::string &session, const std::string &stream,
-                        const std::string &offer) {
-  impl_->ws_play(session, stream, offer);
+                        const std::string &offer, const Client &client) {
+  impl_->ws_play(session, stream, offer, client);
 }
 
 void MediaService::add_candidate(const std::string &session, const std::optional<std::string> &mid,

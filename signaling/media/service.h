@@ -23,8 +23,11 @@ namespace livepipe::signaling::media {
 struct MediaOptions {
   std::filesystem::path description;  // the stream description (a preset file)
   std::vector<std::filesystem::path> include_dirs;
-  std::vector<DescriptionRule> rules;        // chosen by stream name, first match
-  std::filesystem::path beauty_description;  // ?beauty=on; empty: refused
+  std::vector<DescriptionRule> rules;           // chosen by stream name, first match
+  std::filesystem::path beauty_description;     // ?beauty=on; empty: refused
+  std::filesystem::path moderated_description;  // ?moderation=on; empty: refused
+  // The moderation-* params of moderated descriptions, unless a rule sets them.
+  std::map<std::string, std::string> moderation_params;
   int64_t idle_timeout_seconds = 10;
   int64_t max_streams = 100;
   int64_t max_viewers_per_stream = 500;
@@ -69,10 +72,10 @@ class MediaService : public MediaSessions {
   // Sessions started over the WebSocket protocol (Server::set_media_sessions):
   // the same streams as WHIP and WHEP.
   void set_events(Events events) override;
-  void publish(const std::string &session, const std::string &stream,
-               const std::string &offer) override;
-  void play(const std::string &session, const std::string &stream,
-            const std::string &offer) override;
+  void publish(const std::string &session, const std::string &stream, const std::string &offer,
+               const Client &client) override;
+  void play(const std::string &session, const std::string &stream, const std::string &offer,
+            const Client &client) override;
   void add_candidate(const std::string &session, const std::optional<std::string> &mid,
                      std::optional<int64_t> mline, const std::string &candidate) override;
   void stop(const std::string &session) override;

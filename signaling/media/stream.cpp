@@ -208,6 +208,7 @@ bool Stream::start(const OfferPlan &publisher, Answerer::Done done, std::string 
           g_clear_error(&gerror);
           self->end("the stream's pipeline failed: " + text);
         }
+        self->tell_listeners(message);
         return G_SOURCE_CONTINUE;
       },
       this);
@@ -285,6 +286,7 @@ bool Stream::start_source(const OfferPlan &media, std::string *error) {
         } else if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS) {
           self->end("the stream's source ended");
         }
+        self->tell_listeners(message);
         return G_SOURCE_CONTINUE;
       },
       this);
@@ -307,6 +309,16 @@ bool Stream::start_source(const OfferPlan &media, std::string *error) {
     return true;
   });
   return true;
+}
+
+void Stream::tell_listeners(GstMessage *message) {
+  if (GST_MESSAGE_TYPE(message) != GST_MESSAGE_ELEMENT &&
+      GST_MESSAGE_TYPE(message) != GST_MESSAGE_WARNING) {
+    return;
+  }
+  for (const auto &listener : message_listeners_) {
+    listener(message);
+  }
 }
 
 void Stream::on_pad_added(GstPad *pad) {

@@ -91,6 +91,12 @@ class Stream {
   // The running pipeline, for outputs that attach to its slots (RTMP
   // restreams); null before start().
   pipelines::Pipeline *pipeline() const { return pipeline_.get(); }
+  // Element messages and warnings of the stream's pipeline (what its
+  // elements report, e.g. lpmoderator's "livepipe-moderation"), on the main
+  // context, for as long as the stream lives.
+  void add_message_listener(std::function<void(GstMessage *message)> listener) {
+    message_listeners_.push_back(std::move(listener));
+  }
   // A slot of the running description (outputs beside viewers attach there),
   // or null.
   std::shared_ptr<pipelines::Slot> slot(const std::string &name) const {
@@ -128,6 +134,8 @@ class Stream {
   struct Timer;
   std::unique_ptr<Timer> idle_timer_;
   std::shared_ptr<bool> alive_;
+  std::vector<std::function<void(GstMessage *)>> message_listeners_;
+  void tell_listeners(GstMessage *message);
 };
 
 }  // namespace livepipe::signaling::media

@@ -143,6 +143,7 @@ struct RecordingService::Impl {
   std::map<int64_t, std::unique_ptr<Rebroadcast>> rebroadcasts;  // running, by job
   SourceGuard progress_timer;
   std::function<void()> on_shutdown;
+  std::function<void(const RecordingRow &)> on_done;
   SourceGuard shutdown_timeout;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
@@ -242,6 +243,11 @@ struct RecordingService::Impl {
       log.info("recording-finished", {{"stream", stream}, {"recording", std::to_string(id)}});
     } else {
       log.error("recording-failed", {{"stream", stream}, {"error", why}});
+    }
+    if (on_done) {
+      if (auto row = catalog->recording(id)) {
+        on_done(*row);
+      }
     }
     if (on_shutdown && active.empty()) {
       shutdown_timeout.reset();
@@ -819,6 +825,26 @@ bool RecordingService::open(std::string *error) {
   });
   s.pump();
   return true;
+}
+
+std::string record_done_event(const RecordingRow &row) {
+  json::ObjectBuilder out;
+  out.set("event", "record_done")
+      .set("stream", row.stream)
+      .set("recording", row.id)
+      .set("state", row.state)
+      .set("directory", row.directory)
+      .set("started_ms", row.started_ms)
+      .set("ended_ms", row.ended_ms)
+      .set("duration_ms", static_cast<int64_t>(row.duration_ns / 1000000))
+      .set("size", static_cast<int64_t>(row.size))
+      .set("segments", row.segment_count);
+  row.error.empty() ? out.set_null("error") : out.set("error", row.error);
+  return out.to_string();
+}
+
+void RecordingService::on_recording_done(std::function<void(const RecordingRow &)> done) {
+  impl_->on_done = std::move(done);
 }
 
 void RecordingService::install(Server &server) {

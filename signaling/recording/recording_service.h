@@ -5,6 +5,7 @@
 #pragma once
 
 #include "config.h"
+#include "recording_catalog.h"
 #include "log.h"
 #include "server.h"
 #include "service.h"
@@ -15,6 +16,10 @@
 #include <string>
 
 namespace livepipe::signaling::recording {
+
+// The hooks.onRecordDone event for a finished recording (docs/moderation.md,
+// "Notifications").
+std::string record_done_event(const RecordingRow &row);
 
 class RecordingService {
  public:
@@ -31,6 +36,9 @@ class RecordingService {
   bool open(std::string *error);
   // Adds the admin endpoints and follows the media service's streams.
   void install(Server &server);
+  // Called on the main context when a recording has finished (or failed),
+  // with its catalog row as it stands then.
+  void on_recording_done(std::function<void(const RecordingRow &row)> done);
   // Finishes every recording's open segment, then calls `done` (at most
   // after a few seconds).
   void shutdown(std::function<void()> done);

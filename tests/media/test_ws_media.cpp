@@ -498,6 +498,9 @@ BOOST_AUTO_TEST_CASE(access_hooks_deny_websocket_sessions) {
   BOOST_TEST(denied.message == "not this stream");
   BOOST_TEST(asked.find("\"action\":\"publish\"") != std::string::npos);
   BOOST_TEST(asked.find("\"stream\":\"live\"") != std::string::npos);
+  // The WebSocket client's address, as for WHIP; no token, so no subject.
+  BOOST_TEST(asked.find("\"remote\":\"127.0.0.1\"") != std::string::npos);
+  BOOST_TEST(asked.find("\"subject\":null") != std::string::npos);
   BOOST_TEST(service.media->stream_count() == 0u);
 
   soup_server_disconnect(hook);

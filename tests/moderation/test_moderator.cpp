@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -665,6 +666,49 @@ BOOST_AUTO_TEST_CASE(verdicts_expire_back_to_allow) {
   BOOST_CHECK_EQUAL(messages[1].source, "expired");
   BOOST_CHECK_EQUAL(messages[1].verdict, "allow");
   BOOST_CHECK_EQUAL(run.counter("snapshots-taken"), 0u);
+}
+
+// An operator's forced verdict (forced-holds=true) wins over the hook's
+// answers until it is released; then the hook decides again.
+BOOST_AUTO_TEST_CASE(forced_verdicts_hold_against_the_hook_until_released) {
+  Webhook hook({}, {200, kAllow});
+  Run run("hook-uri=" + hook.url() + " interval=100 timeout=1000 forced-holds=true");
+  BOOST_REQUIRE_NE(run.play(), GST_STATE_CHANGE_FAILURE);
+  run.pull_for(300);
+  gboolean accepted = FALSE;
+  g_signal_emit_by_name(run.moderator(), "release-forced", &accepted);
+  BOOST_CHECK(!accepted);  // nothing forced yet
+  g_signal_emit_by_name(run.moderator(), "submit-verdict", guint64{0}, kBlock, &accepted);
+  BOOST_REQUIRE(accepted);
+  const size_t before = hook.requests().size();
+  auto frames = run.pull_for(800);
+  BOOST_TEST_MESSAGE("frames: " << summary(frames));
+  // The hook kept answering allow, every 100 ms, and the frames stayed black.
+  BOOST_CHECK_GE(hook.requests().size(), before + 4);
+  const gint64 black = first_look(frames, Look::Black);
+  BOOST_REQUIRE_GE(black, 0);
+  BOOST_CHECK(first_look(frames, Look::Clean, black) < 0);
+  gchar *verdict = nullptr;
+  g_object_get(run.moderator(), "verdict", &verdict, nullptr);
+  BOOST_CHECK_EQUAL(verdict, "block");
+  g_free(verdict);
+
+  g_signal_emit_by_name(run.moderator(), "release-forced", &accepted);
+  BOOST_CHECK(accepted);
+  frames = run.pull_for(300);
+  BOOST_CHECK(frames.back().look == Look::Clean);
+  // The hook's allows before the forced block are on the bus; none between
+  // the block and its release.
+  auto messages = run.records_of("moderation");
+  auto forced = std::find_if(messages.begin(), messages.end(),
+                             [](const BusRecord &m) { return m.source == "forced"; });
+  BOOST_REQUIRE(forced != messages.end());
+  BOOST_CHECK_EQUAL(forced->verdict, "block");
+  BOOST_REQUIRE(forced + 1 != messages.end());
+  // Released to allow; the hook's next allow may replace that before a
+  // frame carries it, and only the latest verdict is posted.
+  BOOST_CHECK((forced + 1)->source == "released" || (forced + 1)->source == "hook");
+  BOOST_CHECK_EQUAL((forced + 1)->verdict, "allow");
 }
 
 BOOST_AUTO_TEST_CASE(audio_is_muted_on_block_and_both_branches_end) {

@@ -167,3 +167,66 @@ BOOST_AUTO_TEST_CASE(access_hooks_are_read_and_checked) {
   BOOST_TEST(mentions(list, "$.hooks.timeoutMs: must be an integer from 100 to 60000"));
   BOOST_TEST(mentions(list, "$.hooks.onDone: unknown setting"));
 }
+
+BOOST_AUTO_TEST_CASE(notifications_are_read_and_checked) {
+  auto result = parse_config(R"({"hooks": {"onPublishDone": "http://127.0.0.1:9000/done",
+    "onRecordDone": "https://hooks.example.com/rec", "onModeration": "http://a/m",
+    "notifyAttempts": 3, "notifyBackoffMs": 250}})");
+  BOOST_REQUIRE(std::holds_alternative<Config>(result));
+  const HookSettings &hooks = std::get<Config>(result).hooks;
+  BOOST_TEST(hooks.on_publish_done == "http://127.0.0.1:9000/done");
+  BOOST_TEST(hooks.on_record_done == "https://hooks.example.com/rec");
+  BOOST_TEST(hooks.on_moderation == "http://a/m");
+  BOOST_TEST(hooks.notify_attempts == 3);
+  BOOST_TEST(hooks.notify_backoff_ms == 250);
+  const HookSettings defaults = std::get<Config>(parse_config("{}")).hooks;
+  BOOST_TEST(defaults.on_moderation.empty());
+  BOOST_TEST(defaults.notify_attempts == 5);
+
+  auto list = problems(R"({"hooks": {"onPublishDone": "ftp://a/", "onRecordDone": "http://",
+                                     "onModeration": 3, "notifyAttempts": 0,
+                                     "notifyBackoffMs": 5}})");
+  BOOST_TEST(list.size() == 5u);
+  BOOST_TEST(
+      mentions(list, "$.hooks.onPublishDone: \"ftp://a/\" is not an http:// or https:// URL"));
+  BOOST_TEST(mentions(list, "$.hooks.onRecordDone"));
+  BOOST_TEST(mentions(list, "$.hooks.onModeration: must be a string"));
+  BOOST_TEST(mentions(list, "$.hooks.notifyAttempts: must be an integer from 1 to 20"));
+  BOOST_TEST(mentions(list, "$.hooks.notifyBackoffMs: must be an integer from 10 to 600000"));
+}
+
+BOOST_AUTO_TEST_CASE(moderation_settings_are_read_and_checked) {
+  const ModerationSettings defaults = std::get<Config>(parse_config("{}")).moderation;
+  BOOST_TEST(defaults.description == "webrtc-publish-moderated");
+  BOOST_TEST(defaults.hook_uri.empty());
+  BOOST_TEST(defaults.interval_ms == 1000);
+  BOOST_TEST(defaults.on_error == "fail-open");
+
+  for (const char *hook : {"https://mod.example.com/v1", "exec:/usr/bin/classify --fast"}) {
+    auto result = parse_config(std::string(R"({"moderation": {"hookUri": ")") + hook +
+                               R"(", "intervalMs": 250, "timeoutMs": 900,
+        "onError": "fail-closed", "authToken": "t", "maxSize": 320,
+        "description": "my-moderated.json"}})");
+    BOOST_REQUIRE(std::holds_alternative<Config>(result));
+    const ModerationSettings &m = std::get<Config>(result).moderation;
+    BOOST_TEST(m.hook_uri == hook);
+    BOOST_TEST(m.interval_ms == 250);
+    BOOST_TEST(m.timeout_ms == 900);
+    BOOST_TEST(m.on_error == "fail-closed");
+    BOOST_TEST(m.auth_token == "t");
+    BOOST_TEST(m.max_size == 320);
+    BOOST_TEST(m.description == "my-moderated.json");
+  }
+
+  auto list = problems(R"({"moderation": {"hookUri": "exec:relative", "intervalMs": 5,
+    "timeoutMs": "1s", "onError": "ignore", "description": "", "hook": "x"}})");
+  BOOST_TEST(list.size() == 6u);
+  BOOST_TEST(mentions(list, "$.moderation.hookUri: \"exec:relative\" is not an http(s):// URL"));
+  BOOST_TEST(mentions(list, "$.moderation.intervalMs: must be an integer from 100 to 3600000"));
+  BOOST_TEST(mentions(list, "$.moderation.timeoutMs"));
+  BOOST_TEST(mentions(list, "$.moderation.onError: must be fail-open or fail-closed"));
+  BOOST_TEST(mentions(list, "$.moderation.description: must not be empty"));
+  BOOST_TEST(mentions(list, "$.moderation.hook: unknown setting"));
+  BOOST_TEST(
+      mentions(problems(R"({"moderation": {"hookUri": "http://"}})"), "$.moderation.hookUri"));
+}

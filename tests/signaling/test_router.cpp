@@ -431,6 +431,8 @@ BOOST_AUTO_TEST_CASE(publish_and_play_become_media_requests_and_answers) {
   BOOST_TEST(publish.stream == "cam");
   BOOST_TEST(publish.sdp == "v=0\r\n");
   BOOST_TEST(!publish.session.empty());
+  BOOST_TEST(publish.subject.empty());  // no token
+  BOOST_TEST(publish.connection == ConnectionId{1});
 
   out = h.router.media_answered(publish.session, "answer-sdp");
   const auto &answer = message_to<SessionAnswer>(out, 1);
@@ -556,7 +558,11 @@ BOOST_AUTO_TEST_CASE(media_tokens_need_the_role_and_the_stream) {
     BOOST_REQUIRE(std::holds_alternative<Welcome>(out.sends.at(0).message));
   };
   hello(1, Role::kPublish, "cam");
-  BOOST_TEST(h.say(1, publish_text("cam")).media.size() == 1u);
+  auto published = h.say(1, publish_text("cam"));
+  BOOST_REQUIRE(published.media.size() == 1u);
+  // Who asks, for the access hooks: the token's subject and the connection.
+  BOOST_TEST(published.media[0].subject == "u1");
+  BOOST_TEST(published.media[0].connection == ConnectionId{1});
   BOOST_TEST(only_error(h.say(1, publish_text("other")), 1).code == ErrorCode::kForbidden);
   BOOST_TEST(only_error(h.say(1, publish_text("cam", "play")), 1).code == ErrorCode::kForbidden);
   hello(2, Role::kPlay, "");
