@@ -26,7 +26,7 @@ namespace {
 struct Options {
   std::string url;
   std::string token;
-  std::string file;     // publish: a media file; play: an MP4 to write
+  std::string file;     // publish: a media file to send instead of the test pattern
   double duration = 0;  // seconds; 0: until interrupted (or the stream ends)
   int width = 640, height = 360;
   double stall_seconds = 3;  // play: no media for this long ends the session
@@ -56,14 +56,14 @@ void usage(FILE *out, bool publish) {
         "Exit status: 0 done, 1 the session failed, 2 invalid arguments.\n");
   } else {
     std::fprintf(out,
-                 "Usage: livepipe whep-play URL [--token T] [--file OUT.mkv] [--duration SECONDS]\n"
+                 "Usage: livepipe whep-play URL [--token T] [--duration SECONDS]\n"
                  "                          [--stall SECONDS] [--ice-address IP]\n"
                  "                          [--ice-restart-after SECONDS] [--frame-stats OUT.txt]\n"
                  "\n"
-                 "Plays a WHEP stream: decodes it (to nothing, or records it to OUT.mkv),\n"
-                 "prints the time to connect, the first frame and the decoded resolution, and\n"
-                 "at the end the frames decoded. It ends after --duration, on SIGINT, or when\n"
-                 "no media arrives for --stall seconds (the stream ended; exit 1).\n"
+                 "Plays a WHEP stream: decodes it (to nothing) and prints the time to connect,\n"
+                 "the first frame and the decoded resolution, and at the end the frames\n"
+                 "decoded. It ends after --duration, on SIGINT, or when no media arrives for\n"
+                 "--stall seconds (the stream ended; exit 1).\n"
                  "--ice-restart-after restarts ICE that long after connecting.\n"
                  "--frame-stats writes a line per decoded frame: the wall-clock time in ms,\n"
                  "the mean luma and the mean deviation of the luma within 1/16-size tiles\n"
@@ -93,7 +93,7 @@ bool parse(int argc, char **argv, bool publish, Options &o, int *exit_code) {
       if (!(v = next()))
         break;
       o.token = v;
-    } else if (!std::strcmp(arg, "--file")) {
+    } else if (publish && !std::strcmp(arg, "--file")) {
       if (!(v = next()))
         break;
       o.file = v;
@@ -434,10 +434,8 @@ int cmd_whep_play(int argc, char **argv) {
     std::atomic<uint64_t> frames{0};
     std::atomic<int64_t> last_media_us{0};
     std::atomic<int> width{0}, height{0};
-    std::string file;
     FILE *stats = nullptr;  // --frame-stats; written on the streaming thread
   } counters;
-  counters.file = o.file;
   if (!o.frame_stats.empty() && !(counters.stats = std::fopen(o.frame_stats.c_str(), "w"))) {
     std::fprintf(stderr, "livepipe whep-play: cannot write %s\n", o.frame_stats.c_str());
     return kExitInvalid;
