@@ -7,40 +7,14 @@
 # on_moderation notifications survive a failing endpoint by retrying;
 # on_publish_done reports the end. Runs inside a loopback-only namespace.
 #   moderation_service.sh LIVEPIPE
-set -uo pipefail
 livepipe=$1
 here=$(cd "$(dirname "$0")" && pwd)
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-failures=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then
-    echo "ok   $1"
-  else
-    echo "FAIL $1: expected $2, got $3"
-    failures=$((failures + 1))
-  fi
-}
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_for() {  # wait_for TENTHS COMMAND...: until COMMAND succeeds, at most TENTHS/10 s
-  local n=$1
-  shift
-  for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
+source "$(dirname "$0")/../support/fixture.sh"
 
 mkdir -p "$dir/hooks"
 python3 "$here/moderation_hooks.py" "$dir/hook.port" "$dir/hooks" &
 pids+=($!)
-wait_for 50 test -s "$dir/hook.port"
+wait_for 5 test -s "$dir/hook.port"
 hook=http://127.0.0.1:$(cat "$dir/hook.port")
 
 interval=500
@@ -58,17 +32,14 @@ admin=$(token admin)
 pub=$(token publish)
 play=$(token play)
 
-"$livepipe" serve --config "$dir/config.json" --listen 127.0.0.1:$port >"$dir/serve.log" 2>&1 &
-serve=$!
-pids+=($serve)
-wait_for 50 curl -sf "$base/healthz" -o /dev/null
+serve_livepipe "$dir/config.json" "$port"
 
 api() {  # api METHOD STREAM [BODY]: the moderation endpoint with the admin token
   curl -s --max-time 10 -X "$1" -H "Authorization: Bearer $admin" ${3:+-d "$3"} \
     "$base/api/v1/streams/$2/moderation"
 }
 status() { curl -s --max-time 10 -o "$dir/body" -w '%{http_code}' "$@"; }
-json() {  # json EXPRESSION: evaluated over the JSON on stdin as d
+json_in() {  # json_in EXPRESSION: evaluated over the JSON on stdin as d
   python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"
 }
 within() {  # within NAME FROM TO MIN MAX: TO - FROM in [MIN, MAX] ms
@@ -90,7 +61,7 @@ check "it says why" 1 "$(grep -c 'moderation-hook is set by the server' "$dir/bo
 "$livepipe" whip-publish "$base/whip/cam?moderation=on" --token "$pub" --ice-address 127.0.0.1 \
   --size 320x240 --pattern checkers-8 --duration 170 >"$dir/pub.log" 2>&1 &
 pids+=($!)
-wait_for 150 grep -q '^session ' "$dir/pub.log"
+wait_for 15 grep -q '^session ' "$dir/pub.log"
 check "moderated publish" 1 "$(grep -c '^session ' "$dir/pub.log")"
 "$livepipe" whip-publish "$base/whip/plain" --token "$pub" --ice-address 127.0.0.1 \
   --size 160x120 --duration 170 >"$dir/plain.log" 2>&1 &
@@ -101,14 +72,14 @@ pids+=($plain)
   --stall 4 --frame-stats "$dir/frames.txt" >"$dir/view.log" 2>&1 &
 viewer=$!
 pids+=($viewer)
-wait_for 200 grep -q 'first frame' "$dir/view.log"
+wait_for 20 grep -q 'first frame' "$dir/view.log"
 check "the viewer decodes" 1 "$(grep -c 'first frame' "$dir/view.log")"
 
 # Admin API: the admin token is required; a stream without lpmoderator is 409.
 check "moderation without a token" 401 "$(status "$base/api/v1/streams/cam/moderation")"
 check "moderation with a play token" 403 \
   "$(status -H "Authorization: Bearer $play" "$base/api/v1/streams/cam/moderation")"
-wait_for 100 sh -c "curl -sf -H 'Authorization: Bearer $admin' $base/api/v1/streams/plain >/dev/null"
+wait_for 10 sh -c "curl -sf -H 'Authorization: Bearer $admin' $base/api/v1/streams/plain >/dev/null"
 check "an unmoderated stream" 409 \
   "$(status -H "Authorization: Bearer $admin" "$base/api/v1/streams/plain/moderation")"
 kill -INT "$plain"
@@ -117,38 +88,38 @@ check "an unknown stream" 404 \
 check "a bad verdict" 400 "$(status -X POST -H "Authorization: Bearer $admin" \
   -d '{"verdict":"maybe"}' "$base/api/v1/streams/cam/moderation")"
 check "its reason" 1 "$(grep -c 'verdict must be allow, blur, block or end' "$dir/body")"
-check "the hook is asked" 1 "$(api GET cam | json 'int(d["snapshotsTaken"] > 0 and d["hook"] == "http")')"
-check "the hook sees the stream" cam "$(head -1 "$dir/hooks/moderate.jsonl" | json 'd["stream_id"]')"
+check "the hook is asked" 1 "$(api GET cam | json_in 'int(d["snapshotsTaken"] > 0 and d["hook"] == "http")')"
+check "the hook sees the stream" cam "$(head -1 "$dir/hooks/moderate.jsonl" | json_in 'd["stream_id"]')"
 
 # The scripted verdicts: two snapshots blurred, two blocked (each answered
 # after 100 ms), then allow.
 sleep 1
 curl -s -X POST -d '[{"verdict":"blur","delay_ms":100,"reason":"face"},{"verdict":"blur","delay_ms":100},
   {"verdict":"block","delay_ms":100,"reason":"nudity"},{"verdict":"block","delay_ms":100}]' "$hook/script"
-wait_for 100 sh -c "grep -c '\"verdict\": \"block\"' '$dir/hooks/moderate.jsonl' | grep -q 2"
+wait_for 10 sh -c "grep -c '\"verdict\": \"block\"' '$dir/hooks/moderate.jsonl' | grep -q 2"
 sleep 2
 api GET cam >"$dir/state.json"
-check "back to allow" allow "$(json 'd["verdict"]' <"$dir/state.json")"
+check "back to allow" allow "$(json_in 'd["verdict"]' <"$dir/state.json")"
 # Each verdict applied within one interval plus the hook's latency (and a
 # margin for a loaded host) of its snapshot.
-check "blur and block applied in time" 1 "$(json "int(all(r['latencyMs'] is not None and
+check "blur and block applied in time" 1 "$(json_in "int(all(r['latencyMs'] is not None and
   r['latencyMs'] < $interval + 100 + 400 for r in d['results'] if r['verdict'] in ('blur', 'block')))" \
   <"$dir/state.json")"
 check "the results show blur and block" "block blur" \
-  "$(json "' '.join(sorted({r['verdict'] for r in d['results']} - {'allow'}))" <"$dir/state.json")"
+  "$(json_in "' '.join(sorted({r['verdict'] for r in d['results']} - {'allow'}))" <"$dir/state.json")"
 
 # An operator's block holds against the hook (which keeps answering allow)
 # until it expires.
 api POST cam '{"verdict":"block","reason":"operator","expiresMs":4000}' >"$dir/forced.json"
-check "forced" block "$(json 'd["forced"]["verdict"]' <"$dir/forced.json")"
-check "shown as forced" "operator" "$(api GET cam | json 'd["forced"]["reason"]')"
+check "forced" block "$(json_in 'd["forced"]["verdict"]' <"$dir/forced.json")"
+check "shown as forced" "operator" "$(api GET cam | json_in 'd["forced"]["reason"]')"
 sleep 5
 api GET cam >"$dir/expired.json"
-check "and expires" allow "$(json 'd["verdict"]' <"$dir/expired.json")"
-forced_at=$(json "[r['atMs'] for r in d['results'] if r['source'] == 'forced'][0]" <"$dir/expired.json")
+check "and expires" allow "$(json_in 'd["verdict"]' <"$dir/expired.json")"
+forced_at=$(json_in "[r['atMs'] for r in d['results'] if r['source'] == 'forced'][0]" <"$dir/expired.json")
 # It lapses at its expiry: then the hook's next allow (or the frame that
 # finds it expired) takes over.
-expired_at=$(json "min(r['atMs'] for r in d['results'] if r['atMs'] > $forced_at)" <"$dir/expired.json")
+expired_at=$(json_in "min(r['atMs'] for r in d['results'] if r['atMs'] > $forced_at)" <"$dir/expired.json")
 within "the forced block held for its 4 s" "$forced_at" "$expired_at" 3700 4600
 check "while the hook kept answering allow" 1 "$(lines \
   "int($forced_at < d['answered_ms'] < $expired_at and d['verdict'] == 'allow')" \
@@ -158,7 +129,7 @@ api POST cam '{"verdict":"blur"}' >/dev/null
 sleep 1.2
 api DELETE cam >/dev/null
 sleep 1.5
-check "released" "allow" "$(api GET cam | json 'd["verdict"]')"
+check "released" "allow" "$(api GET cam | json_in 'd["verdict"]')"
 
 # What the viewer decoded: clean, then pixelated, black, clean, black
 # (forced), clean, pixelated (forced), clean. Classes: B black (mean luma
@@ -196,7 +167,7 @@ fi
 
 # on_moderation: every change, delivered although the endpoint failed the
 # first two attempts; one log line for that burst.
-wait_for 50 sh -c "grep -c '\"status\": 204' '$dir/hooks/flaky.jsonl' | grep -qx 7"
+wait_for 5 sh -c "grep -c '\"status\": 204' '$dir/hooks/flaky.jsonl' | grep -qx 7"
 check "moderation events delivered" "blur block allow block allow blur allow" \
   "$(grep '"status": 204' "$dir/hooks/flaky.jsonl" | lines 'd["body"]["verdict"]' | tr '\n' ' ' | sed 's/ $//')"
 check "the first one after two failures" "500 500 204" \
@@ -210,20 +181,17 @@ curl -s -X POST -d '[{"verdict":"end","reason":"terms of service"}]' "$hook/scri
 wait "$viewer"
 check "the viewer saw the stream end" 1 $?
 check "the stream is gone" 404 "$(status -H "Authorization: Bearer $admin" "$base/api/v1/streams/cam")"
-wait_for 50 grep -q '"stream": "cam"' "$dir/hooks/done.jsonl"
+wait_for 5 grep -q '"stream": "cam"' "$dir/hooks/done.jsonl"
 check "on_publish_done" "cam ended by moderation: terms of service" \
   "$(lines 'd["body"]["stream"] + " " + d["body"]["reason"]' <"$dir/hooks/done.jsonl" | grep -m1 '^cam ')"
 check "metrics count the changes" 1 \
   "$(curl -s "$base/metrics" | grep -c 'livepipe_moderation_verdict_changes_total{verdict="end"} 1')"
 
-kill -INT "$serve"
-wait "$serve"
-check "server stopped" 0 $?
+stop_livepipe
 if ((failures)); then
-  echo "--- serve.log"; tail -40 "$dir/serve.log"
   echo "--- pub.log"; tail -5 "$dir/pub.log"; echo "--- view.log"; tail -5 "$dir/view.log"
   echo "--- last frames"; tail -3 "$dir/frames.txt"; echo "--- hook"; tail -4 "$dir/hooks/moderate.jsonl"
   date +%s%3N
   echo "--- frames"; awk 'NR % 15 == 1' "$dir/frames.txt" | head -80
-  exit 1
 fi
+finish
