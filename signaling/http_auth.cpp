@@ -1,7 +1,8 @@
 #include "http_auth.h"
 
+#include "http_reply.h"
+
 #include "token.h"
-#include "util/json.h"
 
 #include <variant>
 
@@ -9,14 +10,7 @@ namespace livepipe::signaling {
 namespace {
 
 void refuse(SoupServerMessage *msg, guint status, const std::string &reason) {
-  std::string body = json::ObjectBuilder().set("error", reason).to_string();
-  soup_server_message_set_status(msg, status, nullptr);
-  soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, body.data(),
-                                   body.size());
-  if (status == SOUP_STATUS_UNAUTHORIZED) {
-    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate",
-                                 "Bearer");
-  }
+  reply_error(msg, status, reason);
 }
 
 }  // namespace

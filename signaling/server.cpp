@@ -2,6 +2,7 @@
 
 #include "gst_router.h"
 #include "http_auth.h"
+#include "http_reply.h"
 #include "router.h"
 #include "token.h"
 #include "turn.h"
@@ -37,18 +38,6 @@ void respond(SoupServerMessage *msg, guint status, const std::string &content_ty
   soup_server_message_set_status(msg, status, nullptr);
   soup_server_message_set_response(msg, content_type.c_str(), SOUP_MEMORY_COPY, body.data(),
                                    body.size());
-}
-
-void respond_json(SoupServerMessage *msg, guint status, const std::string &body) {
-  respond(msg, status, "application/json", body);
-}
-
-void respond_error(SoupServerMessage *msg, guint status, const std::string &message) {
-  respond_json(msg, status, json::ObjectBuilder().set("error", message).to_string());
-  if (status == SOUP_STATUS_UNAUTHORIZED) {
-    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "WWW-Authenticate",
-                                 "Bearer");
-  }
 }
 
 const char *content_type_for(const std::string &path) {
@@ -329,7 +318,7 @@ struct Server::Impl {
         return;  // may still arrive in hello; the router closes with 4001 otherwise
       }
       ++auth_failures;
-      respond_error(msg, SOUP_STATUS_UNAUTHORIZED, "token required");
+      reply_error(msg, SOUP_STATUS_UNAUTHORIZED, "token required");
       return;
     }
     auto verified = verify_token(token, config.token_secret, now().unix_s);
@@ -337,13 +326,13 @@ struct Server::Impl {
       ++auth_failures;
       log.warn("unauthorized", {{"path", protocol == Protocol::kV1 ? "/ws" : "/ws/gst"},
                                 {"reason", failure->reason}});
-      respond_error(msg, SOUP_STATUS_UNAUTHORIZED, failure->reason);
+      reply_error(msg, SOUP_STATUS_UNAUTHORIZED, failure->reason);
       return;
     }
     Claims claims = std::get<Claims>(std::move(verified));
     if (!role_allows(claims.role, Role::kJoin)) {
       ++auth_failures;
-      respond_error(
+      reply_error(
           msg, SOUP_STATUS_FORBIDDEN,
           std::string("a token with role ") + role_name(claims.role) + " cannot join rooms");
       return;
@@ -357,7 +346,7 @@ struct Server::Impl {
     auto *self = static_cast<Impl *>(data);
     Protocol protocol = std::strcmp(path, "/ws/gst") == 0 ? Protocol::kGst : Protocol::kV1;
     if (std::strcmp(path, "/ws") != 0 && protocol != Protocol::kGst) {
-      respond_error(msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
+      reply_error(msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
       return;
     }
     self->authorize_upgrade(msg, query, protocol);
@@ -383,7 +372,7 @@ struct Server::Impl {
   static void healthz(SoupServer *, SoupServerMessage *msg, const char *, GHashTable *,
                       gpointer data) {
     auto *self = static_cast<Impl *>(data);
-    respond_json(
+    reply_json(
         msg, self->shutting_down ? SOUP_STATUS_SERVICE_UNAVAILABLE : SOUP_STATUS_OK,
         json::ObjectBuilder().set("status", self->shutting_down ? "stopping" : "ok").to_string());
   }
@@ -462,14 +451,14 @@ struct Server::Impl {
     auto is = [&](const char *prefix) { return route.rfind(prefix, 0) == 0; };
     if (route == "/api/v1/server") {
       if (method != "GET") {
-        respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
+        reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
         return;
       }
       json::NodePtr connections = json::ObjectBuilder()
                                       .set("ws", int64_t(self->router.connection_count()))
                                       .set("gst", int64_t(self->gst_router.connection_count()))
                                       .build();
-      respond_json(
+      reply_json(
           msg, SOUP_STATUS_OK,
           json::ObjectBuilder()
               .set("version", LIVEPIPE_VERSION)
@@ -482,17 +471,17 @@ struct Server::Impl {
     }
     if (route == "/api/v1/rooms") {
       if (method != "GET") {
-        respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
+        reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
         return;
       }
-      respond_json(msg, SOUP_STATUS_OK,
-                   json::ObjectBuilder().set("rooms", self->room_list()).to_string());
+      reply_json(msg, SOUP_STATUS_OK,
+                 json::ObjectBuilder().set("rooms", self->room_list()).to_string());
       return;
     }
     if (is("/api/v1/rooms/")) {
       std::string room = route.substr(strlen("/api/v1/rooms/"));
       if (method != "GET") {
-        respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
+        reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
         return;
       }
       bool gst =
@@ -500,7 +489,7 @@ struct Server::Impl {
           g_strcmp0(static_cast<const char *>(g_hash_table_lookup(query, "protocol")), "gst") == 0;
       RoomRegistry &registry = gst ? *self->gst_rooms : *self->rooms;
       if (registry.member_count(room) == 0) {
-        respond_error(msg, SOUP_STATUS_NOT_FOUND, "no room " + room);
+        reply_error(msg, SOUP_STATUS_NOT_FOUND, "no room " + room);
         return;
       }
       json::NodePtr peers(json_node_new(JSON_NODE_ARRAY));
@@ -520,18 +509,18 @@ struct Server::Impl {
         }
       }
       json_node_take_array(peers.get(), array);
-      respond_json(msg, SOUP_STATUS_OK,
-                   json::ObjectBuilder()
-                       .set("room", room)
-                       .set("protocol", gst ? "gst" : "ws")
-                       .set("peers", std::move(peers))
-                       .to_string());
+      reply_json(msg, SOUP_STATUS_OK,
+                 json::ObjectBuilder()
+                     .set("room", room)
+                     .set("protocol", gst ? "gst" : "ws")
+                     .set("peers", std::move(peers))
+                     .to_string());
       return;
     }
     if (is("/api/v1/peers/")) {
       std::string peer = route.substr(strlen("/api/v1/peers/"));
       if (method != "DELETE") {
-        respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use DELETE");
+        reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use DELETE");
         return;
       }
       Router::Out out = self->router.kick(peer);
@@ -540,7 +529,7 @@ struct Server::Impl {
       } else {
         GstRouter::Out gst_out = self->gst_router.kick(peer);
         if (gst_out.closes.empty()) {
-          respond_error(msg, SOUP_STATUS_NOT_FOUND, "no peer " + peer);
+          reply_error(msg, SOUP_STATUS_NOT_FOUND, "no peer " + peer);
           return;
         }
         self->apply(std::move(gst_out));
@@ -554,7 +543,7 @@ struct Server::Impl {
         return;
       }
     }
-    respond_error(msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
+    reply_error(msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
   }
 
   static void files(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
@@ -562,12 +551,12 @@ struct Server::Impl {
     auto *self = static_cast<Impl *>(data);
     std::string method = soup_server_message_get_method(msg);
     if (method != "GET" && method != "HEAD") {
-      respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
+      reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
       return;
     }
     std::string name = std::strcmp(path, "/") == 0 ? "/index.html" : path;
     if (name.find("..") != std::string::npos || name.find('\\') != std::string::npos) {
-      respond_error(msg, SOUP_STATUS_NOT_FOUND, "not found");
+      reply_error(msg, SOUP_STATUS_NOT_FOUND, "not found");
       return;
     }
     GBytes *bytes = nullptr;
@@ -584,7 +573,7 @@ struct Server::Impl {
                                      G_RESOURCE_LOOKUP_FLAGS_NONE, nullptr);
     }
     if (!bytes) {
-      respond_error(msg, SOUP_STATUS_NOT_FOUND, "not found");
+      reply_error(msg, SOUP_STATUS_NOT_FOUND, "not found");
       return;
     }
     gsize size = 0;

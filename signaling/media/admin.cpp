@@ -1,5 +1,6 @@
 #include "admin.h"
 
+#include "http_reply.h"
 #include "service.h"
 #include "util/json.h"
 
@@ -9,16 +10,6 @@ namespace livepipe::signaling::media {
 namespace {
 
 constexpr size_t kSamplesKept = 4;  // the rate spans up to three seconds
-
-void respond_json(SoupServerMessage *msg, guint status, const std::string &body) {
-  soup_server_message_set_status(msg, status, nullptr);
-  soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, body.data(),
-                                   body.size());
-}
-
-void respond_error(SoupServerMessage *msg, guint status, const std::string &message) {
-  respond_json(msg, status, json::ObjectBuilder().set("error", message).to_string());
-}
 
 int64_t now_unix() {
   return g_get_real_time() / G_USEC_PER_SEC;
@@ -130,7 +121,7 @@ void StreamsAdmin::handle(SoupServerMessage *msg, const std::string &method,
 
   if (name.empty()) {
     if (method != "GET") {
-      respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
+      reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET");
       return;
     }
     json::NodePtr list(json_node_new(JSON_NODE_ARRAY));
@@ -139,18 +130,18 @@ void StreamsAdmin::handle(SoupServerMessage *msg, const std::string &method,
       json_array_add_element(array, summary(*stream).build().release());
     }
     json_node_take_array(list.get(), array);
-    respond_json(msg, SOUP_STATUS_OK,
-                 json::ObjectBuilder().set("streams", std::move(list)).to_string());
+    reply_json(msg, SOUP_STATUS_OK,
+               json::ObjectBuilder().set("streams", std::move(list)).to_string());
     return;
   }
   const Stream *stream = self->service_.find_stream(name);
   if (tail.empty()) {
     if (method != "GET" && method != "DELETE") {
-      respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET or DELETE");
+      reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET or DELETE");
       return;
     }
     if (!stream || stream->ended()) {
-      respond_error(msg, SOUP_STATUS_NOT_FOUND, "no stream " + name);
+      reply_error(msg, SOUP_STATUS_NOT_FOUND, "no stream " + name);
       return;
     }
     if (method == "DELETE") {
@@ -171,27 +162,27 @@ void StreamsAdmin::handle(SoupServerMessage *msg, const std::string &method,
                                         .release());
     }
     json_node_take_array(viewers.get(), array);
-    respond_json(msg, SOUP_STATUS_OK,
-                 summary(*stream).set("viewers", std::move(viewers)).to_string());
+    reply_json(msg, SOUP_STATUS_OK,
+               summary(*stream).set("viewers", std::move(viewers)).to_string());
     return;
   }
   const std::string viewers_prefix = "viewers/";
   if (tail.size() == viewers_prefix.size() ||
       tail.find('/', viewers_prefix.size()) != std::string::npos) {
-    respond_error(msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
+    reply_error(msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
     return;
   }
   std::string viewer = tail.substr(viewers_prefix.size());
   if (method != "DELETE") {
-    respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use DELETE");
+    reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use DELETE");
     return;
   }
   if (!stream || stream->ended()) {
-    respond_error(msg, SOUP_STATUS_NOT_FOUND, "no stream " + name);
+    reply_error(msg, SOUP_STATUS_NOT_FOUND, "no stream " + name);
     return;
   }
   if (!self->service_.kick_viewer(name, viewer)) {
-    respond_error(msg, SOUP_STATUS_NOT_FOUND, "stream " + name + " has no viewer " + viewer);
+    reply_error(msg, SOUP_STATUS_NOT_FOUND, "stream " + name + " has no viewer " + viewer);
     return;
   }
   soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, nullptr);

@@ -1,5 +1,6 @@
 #include "moderation.h"
 
+#include "http_reply.h"
 #include "server.h"
 #include "util/gstptr.h"
 #include "util/json.h"
@@ -18,25 +19,6 @@ constexpr int64_t kMaxExpiresMs = 86400000;
 
 int64_t now_unix_ms() {
   return g_get_real_time() / 1000;
-}
-
-void respond_json(SoupServerMessage *msg, guint status, const std::string &body) {
-  soup_server_message_set_status(msg, status, nullptr);
-  soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, body.data(),
-                                   body.size());
-}
-
-void respond_error(SoupServerMessage *msg, guint status, const std::string &message) {
-  respond_json(msg, status, json::ObjectBuilder().set("error", message).to_string());
-}
-
-std::string request_body(SoupServerMessage *msg) {
-  GBytes *bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
-  gsize size = 0;
-  const char *data = static_cast<const char *>(g_bytes_get_data(bytes, &size));
-  std::string out(data ? data : "", size);
-  g_bytes_unref(bytes);
-  return out;
 }
 
 std::string field_string(const GstStructure *s, const char *name) {
@@ -309,25 +291,25 @@ struct ModerationService::Impl {
 
   void handle(SoupServerMessage *msg, const std::string &method, const std::string &name) {
     if (method != "GET" && method != "POST" && method != "DELETE") {
-      respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET, POST or DELETE");
+      reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use GET, POST or DELETE");
       return;
     }
     Stream *stream = media.find_stream(name);
     if (!stream) {
-      respond_error(msg, SOUP_STATUS_NOT_FOUND, "no stream " + name);
+      reply_error(msg, SOUP_STATUS_NOT_FOUND, "no stream " + name);
       return;
     }
     auto it = streams.find(name);
     if (it == streams.end() || it->second.started_unix != stream->started_unix()) {
-      respond_error(msg, SOUP_STATUS_CONFLICT,
-                    "stream " + name +
-                        " is not moderated: its description has no lpmoderator \"moderator\" "
-                        "(publish with ?moderation=on or a media rule)");
+      reply_error(msg, SOUP_STATUS_CONFLICT,
+                  "stream " + name +
+                      " is not moderated: its description has no lpmoderator \"moderator\" "
+                      "(publish with ?moderation=on or a media rule)");
       return;
     }
     Entry &entry = it->second;
     if (method == "GET") {
-      respond_json(msg, SOUP_STATUS_OK, state_json(name, entry));
+      reply_json(msg, SOUP_STATUS_OK, state_json(name, entry));
       return;
     }
     if (method == "DELETE") {
@@ -335,12 +317,12 @@ struct ModerationService::Impl {
       g_signal_emit_by_name(entry.moderator.get(), "release-forced", &released);
       entry.forced.reset();
       log.info("moderation-released", {{"stream", name}});
-      respond_json(msg, SOUP_STATUS_OK, state_json(name, entry));
+      reply_json(msg, SOUP_STATUS_OK, state_json(name, entry));
       return;
     }
     auto parsed = parse_forced_verdict(request_body(msg));
     if (auto *why = std::get_if<std::string>(&parsed)) {
-      respond_error(msg, SOUP_STATUS_BAD_REQUEST, *why);
+      reply_error(msg, SOUP_STATUS_BAD_REQUEST, *why);
       return;
     }
     ForcedVerdict forced = std::get<ForcedVerdict>(std::move(parsed));
@@ -348,7 +330,7 @@ struct ModerationService::Impl {
     g_signal_emit_by_name(entry.moderator.get(), "submit-verdict", guint64{0},
                           element_verdict_json(forced).c_str(), &accepted);
     if (!accepted) {
-      respond_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "the moderator refused the verdict");
+      reply_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "the moderator refused the verdict");
       return;
     }
     log.info("moderation-forced", {{"stream", name},
@@ -363,7 +345,7 @@ struct ModerationService::Impl {
       // publisher is ended too.
       media.end_stream(name, "ended by an administrator's moderation verdict: " + forced.reason);
     }
-    respond_json(msg, SOUP_STATUS_OK, body);
+    reply_json(msg, SOUP_STATUS_OK, body);
   }
 
   std::string metrics() const {

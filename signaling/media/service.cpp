@@ -2,6 +2,7 @@
 
 #include "access_hooks.h"
 #include "admin.h"
+#include "http_reply.h"
 #include "icerestart.h"
 #include "sdpfrag.h"
 #include "token.h"
@@ -57,16 +58,6 @@ void reply_text(SoupServerMessage *msg, guint status, const std::string &text) {
   std::string body = text.empty() ? text : text + "\n";
   soup_server_message_set_response(msg, "text/plain; charset=utf-8", SOUP_MEMORY_COPY, body.data(),
                                    body.size());
-}
-
-std::string request_body(SoupServerMessage *msg) {
-  SoupMessageBody *body = soup_server_message_get_request_body(msg);
-  GBytes *bytes = soup_message_body_flatten(body);
-  gsize size = 0;
-  const char *data = static_cast<const char *>(g_bytes_get_data(bytes, &size));
-  std::string out(data ? data : "", size);
-  g_bytes_unref(bytes);
-  return out;
 }
 
 std::string content_type(SoupServerMessage *msg) {

@@ -1,11 +1,12 @@
 #include "recording_service.h"
 
+#include "http_reply.h"
 #include "jobs.h"
+#include "rebroadcast.h"
 #include "recorder.h"
 #include "recording.h"
 #include "recording_api.h"
 #include "recording_catalog.h"
-#include "rebroadcast.h"
 #include "safepath.h"
 #include "util/json.h"
 #include "util/maincontext.h"
@@ -29,18 +30,8 @@ int64_t now_ms() {
   return g_get_real_time() / 1000;
 }
 
-void respond_json(SoupServerMessage *msg, guint status, const std::string &body) {
-  soup_server_message_set_status(msg, status, nullptr);
-  soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, body.data(),
-                                   body.size());
-}
-
 void respond_node(SoupServerMessage *msg, guint status, json::NodePtr node) {
-  respond_json(msg, status, json::to_string(node.get()));
-}
-
-void respond_error(SoupServerMessage *msg, guint status, const std::string &message) {
-  respond_json(msg, status, json::ObjectBuilder().set("error", message).to_string());
+  reply_json(msg, status, json::to_string(node.get()));
 }
 
 bool method_is(SoupServerMessage *msg, const std::string &method,
@@ -56,17 +47,8 @@ bool method_is(SoupServerMessage *msg, const std::string &method,
   }
   soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow",
                                list.c_str());
-  respond_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use " + list);
+  reply_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "use " + list);
   return false;
-}
-
-std::string request_body(SoupServerMessage *msg) {
-  GBytes *bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
-  gsize size = 0;
-  const char *data = static_cast<const char *>(g_bytes_get_data(bytes, &size));
-  std::string out(data ? data : "", size);
-  g_bytes_unref(bytes);
-  return out;
 }
 
 std::map<std::string, std::string> query_map(GHashTable *query) {
@@ -341,20 +323,20 @@ struct RecordingService::Impl {
   void create_rebroadcast(SoupServerMessage *msg, const JobRequest &request,
                           const RecordingRow &row) {
     if (row.state == "recording") {
-      respond_error(msg, SOUP_STATUS_CONFLICT,
-                    "recording " + std::to_string(row.id) +
-                        " is still being recorded; rebroadcast it once it has finished");
+      reply_error(msg, SOUP_STATUS_CONFLICT,
+                  "recording " + std::to_string(row.id) +
+                      " is still being recorded; rebroadcast it once it has finished");
       return;
     }
     if (media.find_stream(request.stream) || rebroadcast_of(request.stream)) {
-      respond_error(msg, SOUP_STATUS_CONFLICT, "stream " + request.stream + " already exists");
+      reply_error(msg, SOUP_STATUS_CONFLICT, "stream " + request.stream + " already exists");
       return;
     }
     std::string error;
     auto loaded = replay::load_recording(recording_dir(row), &error);
     if (!loaded || loaded->manifest.duration_ns() == 0) {
-      respond_error(msg, SOUP_STATUS_CONFLICT,
-                    "recording " + std::to_string(row.id) + " holds no media");
+      reply_error(msg, SOUP_STATUS_CONFLICT,
+                  "recording " + std::to_string(row.id) + " holds no media");
       return;
     }
     uint64_t duration = loaded->manifest.duration_ns();
@@ -363,7 +345,7 @@ struct RecordingService::Impl {
       g_snprintf(text, sizeof text, "start %.3f s is past the end of recording %lld (%.3f s)",
                  static_cast<double>(request.start_ns) / 1e9, static_cast<long long>(row.id),
                  static_cast<double>(duration) / 1e9);
-      respond_error(msg, SOUP_STATUS_BAD_REQUEST, text);
+      reply_error(msg, SOUP_STATUS_BAD_REQUEST, text);
       return;
     }
     JobRow job;
@@ -377,7 +359,7 @@ struct RecordingService::Impl {
     job.created_ms = now_ms();
     job.started_ms = job.created_ms;
     if (!catalog->add_job(&job, &error)) {
-      respond_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error);
+      reply_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error);
       return;
     }
     int64_t id = job.id;
@@ -394,7 +376,7 @@ struct RecordingService::Impl {
       rebroadcasts.erase(id);
       catalog->delete_job(id, nullptr);
       log.error("rebroadcast-refused", {{"recording", std::to_string(row.id)}, {"error", error}});
-      respond_error(msg, SOUP_STATUS_UNPROCESSABLE_ENTITY, error);
+      reply_error(msg, SOUP_STATUS_UNPROCESSABLE_ENTITY, error);
       return;
     }
     log.info("job-started",
@@ -443,8 +425,8 @@ struct RecordingService::Impl {
       return false;
     }
     if (!catalog) {
-      respond_error(msg, SOUP_STATUS_NOT_FOUND,
-                    "recording is off: set recording.dir in the configuration");
+      reply_error(msg, SOUP_STATUS_NOT_FOUND,
+                  "recording is off: set recording.dir in the configuration");
       return true;
     }
     if (area == "recordings") {
@@ -465,7 +447,7 @@ struct RecordingService::Impl {
     if (parts.size() == 4) {
       auto filter = parse_recording_filter(query_map(query));
       if (auto *why = std::get_if<std::string>(&filter)) {
-        respond_error(msg, SOUP_STATUS_BAD_REQUEST, *why);
+        reply_error(msg, SOUP_STATUS_BAD_REQUEST, *why);
         return;
       }
       json::NodePtr list(json_node_new(JSON_NODE_ARRAY));
@@ -479,17 +461,17 @@ struct RecordingService::Impl {
       return;
     }
     if (parts.size() != 5) {
-      respond_error(msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
+      reply_error(msg, SOUP_STATUS_NOT_FOUND, "no such endpoint");
       return;
     }
     auto id = parse_id(parts[4]);
     if (!id) {
-      respond_error(msg, SOUP_STATUS_BAD_REQUEST, "a recording id is a positive integer");
+      reply_error(msg, SOUP_STATUS_BAD_REQUEST, "a recording id is a positive integer");
       return;
     }
     auto row = catalog->recording(*id);
     if (!row) {
-      respond_error(msg, SOUP_STATUS_NOT_FOUND, "no recording " + parts[4]);
+      reply_error(msg, SOUP_STATUS_NOT_FOUND, "no recording " + parts[4]);
       return;
     }
     respond_node(msg, SOUP_STATUS_OK, recording_json(*row, true));
@@ -504,7 +486,7 @@ struct RecordingService::Impl {
       auto it = active.find(stream);
       if (method == "GET" || method == "DELETE") {
         if (it == active.end() || it->second.stopping) {
-          respond_error(msg, SOUP_STATUS_NOT_FOUND, "stream " + stream + " is not being recorded");
+          reply_error(msg, SOUP_STATUS_NOT_FOUND, "stream " + stream + " is not being recorded");
           return;
         }
         int64_t id = it->second.id;
@@ -524,19 +506,19 @@ struct RecordingService::Impl {
       }
       media::Stream *s = media.find_stream(stream);
       if (!s) {
-        respond_error(msg, SOUP_STATUS_NOT_FOUND,
-                      "no stream named " + stream + " is being published");
+        reply_error(msg, SOUP_STATUS_NOT_FOUND,
+                    "no stream named " + stream + " is being published");
         return;
       }
       if (it != active.end()) {
-        respond_error(msg, SOUP_STATUS_CONFLICT,
-                      "stream " + stream + " is already being recorded (recording " +
-                          std::to_string(it->second.id) + ")");
+        reply_error(msg, SOUP_STATUS_CONFLICT,
+                    "stream " + stream + " is already being recorded (recording " +
+                        std::to_string(it->second.id) + ")");
         return;
       }
       auto started = start_recording(*s);
       if (auto *why = std::get_if<std::string>(&started)) {
-        respond_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, *why);
+        reply_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, *why);
         return;
       }
       const auto &row = std::get<RecordingRow>(started);
@@ -551,15 +533,14 @@ struct RecordingService::Impl {
     }
     auto seconds = parse_instant_replay(request_body(msg), settings.max_instant_replay_seconds);
     if (auto *why = std::get_if<std::string>(&seconds)) {
-      respond_error(msg, SOUP_STATUS_BAD_REQUEST, *why);
+      reply_error(msg, SOUP_STATUS_BAD_REQUEST, *why);
       return;
     }
     auto it = active.find(stream);
     if (it == active.end() || it->second.stopping) {
-      respond_error(msg, media.find_stream(stream) ? SOUP_STATUS_CONFLICT : SOUP_STATUS_NOT_FOUND,
-                    media.find_stream(stream)
-                        ? "stream " + stream + " is not being recorded"
-                        : "no stream named " + stream + " is being published");
+      reply_error(msg, media.find_stream(stream) ? SOUP_STATUS_CONFLICT : SOUP_STATUS_NOT_FOUND,
+                  media.find_stream(stream) ? "stream " + stream + " is not being recorded"
+                                            : "no stream named " + stream + " is being published");
       return;
     }
     auto row = catalog->recording(it->second.id);
@@ -569,8 +550,8 @@ struct RecordingService::Impl {
     auto loaded = replay::load_recording(recording_dir(*row), &error);
     uint64_t duration = loaded ? loaded->manifest.duration_ns() : 0;
     if (duration == 0) {
-      respond_error(msg, SOUP_STATUS_CONFLICT,
-                    "nothing of stream " + stream + " has been recorded yet");
+      reply_error(msg, SOUP_STATUS_CONFLICT,
+                  "nothing of stream " + stream + " has been recorded yet");
       return;
     }
     JobRow job;
@@ -589,7 +570,7 @@ struct RecordingService::Impl {
     job.created_ms = now_ms();
     std::string error;
     if (!catalog->add_job(&job, &error)) {
-      respond_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error);
+      reply_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error);
       return;
     }
     log.info("job-queued", {{"job", std::to_string(job.id)}, {"type", job.type}});
@@ -615,13 +596,13 @@ struct RecordingService::Impl {
         if (name == "state") {
           if (value != "queued" && value != "running" && value != "done" && value != "failed" &&
               value != "cancelled") {
-            respond_error(msg, SOUP_STATUS_BAD_REQUEST,
-                          "state must be queued, running, done, failed or cancelled");
+            reply_error(msg, SOUP_STATUS_BAD_REQUEST,
+                        "state must be queued, running, done, failed or cancelled");
             return;
           }
           state = value;
         } else if (name != "token") {
-          respond_error(msg, SOUP_STATUS_BAD_REQUEST, "unknown parameter " + name + " (state)");
+          reply_error(msg, SOUP_STATUS_BAD_REQUEST, "unknown parameter " + name + " (state)");
           return;
         }
       }
@@ -636,12 +617,12 @@ struct RecordingService::Impl {
     }
     auto id = parse_id(parts[4]);
     if (!id) {
-      respond_error(msg, SOUP_STATUS_BAD_REQUEST, "a job id is a positive integer");
+      reply_error(msg, SOUP_STATUS_BAD_REQUEST, "a job id is a positive integer");
       return;
     }
     auto job = catalog->job(*id);
     if (!job) {
-      respond_error(msg, SOUP_STATUS_NOT_FOUND, "no job " + parts[4]);
+      reply_error(msg, SOUP_STATUS_NOT_FOUND, "no job " + parts[4]);
       return;
     }
     if (parts.size() == 5) {
@@ -665,15 +646,15 @@ struct RecordingService::Impl {
                valid_file_name(parts[6])) {
       name = parts[6];
     } else {
-      respond_error(msg, SOUP_STATUS_NOT_FOUND,
-                    job->type == "clip" ? "a clip's file is at /api/v1/jobs/ID/output"
-                    : job->type == "vod"
-                        ? "a VOD's files are at /api/v1/jobs/ID/files/NAME"
-                        : "a rebroadcast has no files: it plays to /whep/" + job->output);
+      reply_error(msg, SOUP_STATUS_NOT_FOUND,
+                  job->type == "clip" ? "a clip's file is at /api/v1/jobs/ID/output"
+                  : job->type == "vod"
+                      ? "a VOD's files are at /api/v1/jobs/ID/files/NAME"
+                      : "a rebroadcast has no files: it plays to /whep/" + job->output);
       return;
     }
     if (job->state != "done") {
-      respond_error(msg, SOUP_STATUS_CONFLICT, "job " + parts[4] + " is " + job->state);
+      reply_error(msg, SOUP_STATUS_CONFLICT, "job " + parts[4] + " is " + job->state);
       return;
     }
     fs::path file = job->type == "clip" ? fs::path(job->output) : fs::path(job->output) / name;
@@ -681,7 +662,7 @@ struct RecordingService::Impl {
     GMappedFile *mapped = g_mapped_file_new(file.c_str(), FALSE, &gerror);
     if (!mapped) {
       g_clear_error(&gerror);
-      respond_error(msg, SOUP_STATUS_NOT_FOUND, "no file " + name);
+      reply_error(msg, SOUP_STATUS_NOT_FOUND, "no file " + name);
       return;
     }
     GBytes *bytes = g_mapped_file_get_bytes(mapped);
@@ -696,14 +677,13 @@ struct RecordingService::Impl {
   void create_job(SoupServerMessage *msg) {
     auto parsed = parse_job_request(request_body(msg));
     if (auto *why = std::get_if<std::string>(&parsed)) {
-      respond_error(msg, SOUP_STATUS_BAD_REQUEST, *why);
+      reply_error(msg, SOUP_STATUS_BAD_REQUEST, *why);
       return;
     }
     const JobRequest &request = std::get<JobRequest>(parsed);
     auto row = catalog->recording(request.recording);
     if (!row) {
-      respond_error(msg, SOUP_STATUS_NOT_FOUND,
-                    "no recording " + std::to_string(request.recording));
+      reply_error(msg, SOUP_STATUS_NOT_FOUND, "no recording " + std::to_string(request.recording));
       return;
     }
     if (request.type == "rebroadcast") {
@@ -718,8 +698,8 @@ struct RecordingService::Impl {
       duration = loaded ? loaded->manifest.duration_ns() : 0;
     }
     if (duration == 0) {
-      respond_error(msg, SOUP_STATUS_CONFLICT,
-                    "recording " + std::to_string(row->id) + " holds no media");
+      reply_error(msg, SOUP_STATUS_CONFLICT,
+                  "recording " + std::to_string(row->id) + " holds no media");
       return;
     }
     if (static_cast<uint64_t>(request.start_ns) >= duration) {
@@ -727,7 +707,7 @@ struct RecordingService::Impl {
       g_snprintf(text, sizeof text, "start %.3f s is past the end of recording %lld (%.3f s)",
                  static_cast<double>(request.start_ns) / 1e9, static_cast<long long>(row->id),
                  static_cast<double>(duration) / 1e9);
-      respond_error(msg, SOUP_STATUS_BAD_REQUEST, text);
+      reply_error(msg, SOUP_STATUS_BAD_REQUEST, text);
       return;
     }
     JobRow job;
@@ -762,7 +742,7 @@ struct RecordingService::Impl {
     std::error_code ec;
     fs::remove_all(job_dir(job.id), ec);
     if (!catalog->delete_job(job.id, &error)) {
-      respond_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error);
+      reply_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, error);
       return;
     }
     soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, nullptr);

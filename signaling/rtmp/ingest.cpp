@@ -1,5 +1,6 @@
 #include "ingest.h"
 
+#include "http_reply.h"
 #include "token.h"
 #include "util/gstptr.h"
 #include "util/maincontext.h"
@@ -275,12 +276,7 @@ struct RtmpIngest::Impl {
       return;
     }
     std::string call = path.substr(base.size());
-    SoupMessageBody *body = soup_server_message_get_request_body(msg);
-    GBytes *bytes = soup_message_body_flatten(body);
-    gsize size = 0;
-    const char *data = static_cast<const char *>(g_bytes_get_data(bytes, &size));
-    std::string text(data ? data : "", size);
-    g_bytes_unref(bytes);
+    std::string text = request_body(msg);
     GHashTable *form = soup_form_decode(text.c_str());
     auto field = [form](const char *name) {
       const char *value = static_cast<const char *>(g_hash_table_lookup(form, name));
