@@ -225,20 +225,6 @@ void on_audio(ClipState &state, GstBuffer *buffer) {
   state.pending_audio.push_back(to_recording_time(state, buffer));
 }
 
-// Segments hold the same codec configuration when their caps agree on all but
-// the frame rate, which the demuxer estimates from each segment's timestamps
-// (jittery in a recording of a live WebRTC stream).
-bool same_codec(GstCaps *a, GstCaps *b) {
-  MiniPtr<GstCaps> x(gst_caps_copy(a));
-  MiniPtr<GstCaps> y(gst_caps_copy(b));
-  for (GstCaps *caps : {x.get(), y.get()}) {
-    for (guint i = 0; i < gst_caps_get_size(caps); ++i) {
-      gst_structure_remove_fields(gst_caps_get_structure(caps, i), "framerate", nullptr);
-    }
-  }
-  return gst_caps_is_equal(x.get(), y.get());
-}
-
 struct PadBinding {
   ClipState *state;
   bool video;
@@ -556,12 +542,7 @@ bool clip_recording(const Recording &recording, const ClipOptions &options, Clip
              std::to_string(total / 1e9) + " s)";
     return false;
   }
-  std::vector<const record::SegmentEntry *> used;
-  for (const auto &s : segments) {
-    if (s.start_ns + s.duration_ns > state.start && s.start_ns < state.end) {
-      used.push_back(&s);
-    }
-  }
+  auto used = segments_in_range(recording, state.start, state.end);
   if (used.empty()) {
     *error = "no segment covers the range";
     return false;

@@ -257,12 +257,7 @@ bool feed_recording(const Recording &recording, const FeedOptions &options, Feed
     return false;
   }
   SegmentCaps caps;
-  std::vector<const record::SegmentEntry *> used;
-  for (const auto &s : segments) {
-    if (s.start_ns + s.duration_ns > state.start && s.start_ns < state.end) {
-      used.push_back(&s);
-    }
-  }
+  auto used = segments_in_range(recording, state.start, state.end);
   if (used.empty()) {
     *error = "no segment covers the range";
     return false;

@@ -167,4 +167,26 @@ bool probe_segment(const std::string &path, const std::string &format, SegmentCa
   return true;
 }
 
+std::vector<const record::SegmentEntry *> segments_in_range(const Recording &recording,
+                                                            uint64_t start_ns, uint64_t end_ns) {
+  std::vector<const record::SegmentEntry *> used;
+  for (const auto &s : recording.manifest.segments) {
+    if (s.start_ns + s.duration_ns > start_ns && s.start_ns < end_ns) {
+      used.push_back(&s);
+    }
+  }
+  return used;
+}
+
+bool same_codec(GstCaps *a, GstCaps *b) {
+  MiniPtr<GstCaps> x(gst_caps_copy(a));
+  MiniPtr<GstCaps> y(gst_caps_copy(b));
+  for (GstCaps *caps : {x.get(), y.get()}) {
+    for (guint i = 0; i < gst_caps_get_size(caps); ++i) {
+      gst_structure_remove_fields(gst_caps_get_structure(caps, i), "framerate", nullptr);
+    }
+  }
+  return gst_caps_is_equal(x.get(), y.get());
+}
+
 }  // namespace livepipe::replay

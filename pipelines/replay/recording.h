@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace livepipe::replay {
 
@@ -30,6 +31,15 @@ struct SegmentCaps {
 };
 bool probe_segment(const std::string &path, const std::string &format, SegmentCaps *caps,
                    std::string *error);
+
+// The segments that hold some of [start_ns, end_ns) of the recording, in order.
+std::vector<const record::SegmentEntry *> segments_in_range(const Recording &recording,
+                                                            uint64_t start_ns, uint64_t end_ns);
+
+// Whether two segments' caps carry the same codec configuration: they agree on
+// all but the frame rate, which the demuxer estimates from each segment's
+// timestamps (jittery in a recording of a live WebRTC stream).
+bool same_codec(GstCaps *a, GstCaps *b);
 
 // Reports progress in [0, 1]; long jobs call it at least once a second.
 using Progress = std::function<void(double fraction)>;

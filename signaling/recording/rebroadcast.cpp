@@ -24,19 +24,6 @@ std::string media_name(GstCaps *caps) {
                                          : "";
 }
 
-// Caps that agree on all but the frame rate (which the demuxer estimates from
-// each segment's timestamps) carry the same codec configuration.
-bool same_codec(GstCaps *a, GstCaps *b) {
-  MiniPtr<GstCaps> x(gst_caps_copy(a));
-  MiniPtr<GstCaps> y(gst_caps_copy(b));
-  for (GstCaps *caps : {x.get(), y.get()}) {
-    for (guint i = 0; i < gst_caps_get_size(caps); ++i) {
-      gst_structure_remove_fields(gst_caps_get_structure(caps, i), "framerate", nullptr);
-    }
-  }
-  return gst_caps_is_equal(x.get(), y.get());
-}
-
 }  // namespace
 
 struct Rebroadcast::Shared {
@@ -65,16 +52,10 @@ Rebroadcast::~Rebroadcast() {
 
 bool Rebroadcast::start(const replay::Recording &recording, const RebroadcastOptions &options,
                         std::string *error) {
-  const auto &segments = recording.manifest.segments;
   uint64_t total = recording.manifest.duration_ns();
   uint64_t end = std::min(options.end_ns, total);
-  const record::SegmentEntry *first = nullptr;
-  for (const auto &s : segments) {
-    if (s.start_ns + s.duration_ns > options.start_ns && s.start_ns < end) {
-      first = &s;
-      break;
-    }
-  }
+  auto used = replay::segments_in_range(recording, options.start_ns, end);
+  const record::SegmentEntry *first = used.empty() ? nullptr : used.front();
   if (!first || options.start_ns >= end) {
     *error = "the recording has no media in the range";
     return false;
@@ -191,7 +172,7 @@ bool Rebroadcast::start(const replay::Recording &recording, const RebroadcastOpt
       GstAppSrc *src = GST_APP_SRC(video ? s.video_src.get() : s.audio_src.get());
       if (caps) {
         MiniPtr<GstCaps> current(gst_app_src_get_caps(src));
-        if (!current || !same_codec(current.get(), caps)) {
+        if (!current || !replay::same_codec(current.get(), caps)) {
           gst_app_src_set_caps(src, caps);
         }
       }
