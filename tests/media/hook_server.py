@@ -10,16 +10,18 @@ Binds 127.0.0.1 on a free port and writes that port to PORT_FILE.
   play with query who=blocked: 403 with an empty body
   anything else:    204
 """
-import http.server
 import json
+import os
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import hookserver  # noqa: E402
 
-class Hook(http.server.BaseHTTPRequestHandler):
+
+class Hook(hookserver.Handler):
     def do_POST(self):
-        length = int(self.headers.get("Content-Length", "0"))
-        body = json.loads(self.rfile.read(length))
+        body = json.loads(self.body())
         with open(sys.argv[2], "a") as log:
             log.write(json.dumps(body) + "\n")
         if body["action"] == "publish" and body["stream"] == "denied":
@@ -32,17 +34,5 @@ class Hook(http.server.BaseHTTPRequestHandler):
         else:
             self.answer(204, b"")
 
-    def answer(self, status, text):
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(text)))
-        self.end_headers()
-        self.wfile.write(text)
 
-    def log_message(self, *args):
-        pass
-
-
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-with open(sys.argv[1], "w") as out:
-    out.write(str(server.server_address[1]))
-server.serve_forever()
+hookserver.serve(Hook, sys.argv[1])

@@ -13,12 +13,14 @@ Binds 127.0.0.1 on a free port and writes that port to PORT_FILE.
                   LOG_DIR/NAME.jsonl; /notify/flaky answers 500 to its first
                   two requests, then 204; the others answer 204
 """
-import http.server
 import json
 import os
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import hookserver  # noqa: E402
 
 lock = threading.Lock()
 script = []
@@ -31,11 +33,10 @@ def log(name, record):
             out.write(json.dumps(record) + "\n")
 
 
-class Hook(http.server.BaseHTTPRequestHandler):
+class Hook(hookserver.Handler):
     def do_POST(self):
         global flaky_seen
-        length = int(self.headers.get("Content-Length", "0"))
-        body = json.loads(self.rfile.read(length) or b"null")
+        body = json.loads(self.body() or b"null")
         if self.path == "/script":
             with lock:
                 script.extend(body)
@@ -61,17 +62,5 @@ class Hook(http.server.BaseHTTPRequestHandler):
         else:
             self.answer(404, b"")
 
-    def answer(self, status, text):
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(text)))
-        self.end_headers()
-        self.wfile.write(text)
 
-    def log_message(self, *args):
-        pass
-
-
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-with open(sys.argv[1], "w") as out:
-    out.write(str(server.server_address[1]))
-server.serve_forever()
+hookserver.serve(Hook, sys.argv[1])
