@@ -4,46 +4,12 @@
 // Exit status: 0 passed, 1 failed, 77 skipped (playwright-core or Chromium missing).
 'use strict';
 
-const {spawn} = require('child_process');
 const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const support = require('./support');
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-  '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
-];
-
-let chromium;
-try {
-  ({chromium} = require('playwright-core'));
-} catch (e) {
-  console.log('skipped: playwright-core is not installed (scripts/setup.sh runs npm ci)');
-  process.exit(77);
-}
-if (!fs.existsSync(CHROMIUM)) {
-  console.log(`skipped: ${CHROMIUM} is not installed`);
-  process.exit(77);
-}
-
-function startServer(livepipe) {
-  return new Promise((resolve, reject) => {
-    const server = spawn(livepipe, ['serve', '--listen', '127.0.0.1:0'],
-                         {stdio: ['ignore', 'pipe', 'inherit']});
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('livepipe serve did not start')), 10000);
-    server.stdout.on('data', (chunk) => {
-      out += chunk;
-      const match = out.match(/serving (http:\/\/\S+)/);
-      if (match) {
-        clearTimeout(timer);
-        resolve({server, url: match[1]});
-      }
-    });
-    server.on('exit', (code) => reject(new Error(`livepipe serve exited with ${code}`)));
-  });
-}
+const chromium = support.chromiumOrSkip();
 
 async function join(browser, url, name) {
   const context = await browser.newContext();
@@ -70,9 +36,9 @@ function framesDecoded(page) {
 
 async function main() {
   const livepipe = process.argv[2];
-  const {server, url} = await startServer(livepipe);
-  const exited = new Promise((resolve) => server.on('exit', (code) => resolve(code)));
-  const browser = await chromium.launch({executablePath: CHROMIUM, args: FLAGS});
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'livepipe-room-'));
+  const {server, url, exited} = await support.startServer(livepipe, dir, {});
+  const browser = await support.launch(chromium);
   let failed = false;
   try {
     const alice = await join(browser, url, 'alice');
@@ -104,6 +70,7 @@ async function main() {
     server.kill('SIGTERM');
   }
   const code = await exited;
+  fs.rmSync(dir, {recursive: true, force: true});
   if (code !== 0) {
     console.error(`FAILED: livepipe serve exited with ${code} on SIGTERM`);
     failed = true;

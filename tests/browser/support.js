@@ -1,6 +1,6 @@
-// What the browser tests of the Publish and Watch views share: Chromium and
-// its flags, `livepipe serve` and coturn started on 127.0.0.1 with their own
-// config in a temp dir (stopped by PID), and getStats readings of a page.
+// What the browser tests share: Chromium and its flags, `livepipe serve` and
+// coturn started on 127.0.0.1 with their own config in a temp dir (stopped by
+// PID), and getStats readings of a page.
 'use strict';
 
 const {spawn} = require('child_process');
