@@ -6,6 +6,7 @@
 #include "recording_service.h"
 #include "server.h"
 #include "ingest.h"
+#include "lite_viewer.h"
 #include "moderation.h"
 #include "notifier.h"
 #include "restreams.h"
@@ -180,7 +181,30 @@ int cmd_serve(int argc, char **argv) {
                                         media_config.hooks.notify_attempts,
                                         media_config.hooks.notify_backoff_ms, log);
     server.add_metrics([&notifier] { return notifier.metrics(); });
-    signaling::media::MediaService streams(media_config, media, log);
+    // Viewers: all on one UDP port through the fan-out engine, or one
+    // webrtcbin each (media.viewerTransport).
+    std::unique_ptr<signaling::media::ViewerTransportFactory> viewers;
+    if (media_config.media.viewer_transport == "shared") {
+      signaling::fanout::EngineOptions fanout;
+      fanout.port = static_cast<uint16_t>(media_config.media.udp_port);
+      fanout.addresses = media_config.media.ice_addresses;
+      fanout.announce = media_config.media.announce_addresses;
+      auto engine = signaling::fanout::Engine::start(fanout, &error);
+      if (!engine) {
+        log.error("start-failed", {{"error", "viewer transport: " + error}});
+        g_main_loop_unref(loop);
+        return kExitRuntime;
+      }
+      std::string candidates;
+      for (const auto &candidate : engine->candidates()) {
+        candidates += (candidates.empty() ? "" : ", ") + candidate;
+      }
+      log.info("viewer-transport", {{"kind", "shared"},
+                                    {"port", std::to_string(engine->port())},
+                                    {"candidates", candidates}});
+      viewers = std::make_unique<signaling::fanout::SharedSocketViewerFactory>(std::move(engine));
+    }
+    signaling::media::MediaService streams(media_config, media, log, std::move(viewers));
     signaling::media::notify_publish_done(streams, notifier, media_config.hooks.on_publish_done);
     signaling::media::ModerationService moderated(media_config, streams, notifier, log);
     streams.install(server.soup_server());

@@ -18,6 +18,8 @@ packages=(
   libnice-dev
   # service libraries
   libsoup-3.0-dev libjson-glib-dev libsqlite3-dev glib-networking
+  # the shared-socket viewer transport: DTLS on OpenSSL, SRTP on libsrtp2
+  libssl-dev libsrtp2-dev
   # tests
   libboost-test-dev curl jq ffmpeg graphviz valgrind iproute2 procps psmisc
   nginx-light libnginx-mod-rtmp coturn chromium openssl

@@ -323,6 +323,35 @@ std::optional<std::string> scalar_text(JsonNode *node) {
   return std::nullopt;
 }
 
+// An array of IP addresses at `at.member`, into `out`.
+void read_addresses(Checker &c, JsonObject *object, const std::string &at, const char *member,
+                    std::vector<std::string> *out) {
+  if (!json_object_has_member(object, member)) {
+    return;
+  }
+  const std::string where = at + "." + member;
+  JsonNode *node = json_object_get_member(object, member);
+  if (!JSON_NODE_HOLDS_ARRAY(node)) {
+    c.problem(where, "must be an array of IP addresses");
+    return;
+  }
+  JsonArray *array = json_node_get_array(node);
+  for (guint i = 0; i < json_array_get_length(array); ++i) {
+    JsonNode *item = json_array_get_element(array, i);
+    const char *text =
+        JSON_NODE_HOLDS_VALUE(item) && json_node_get_value_type(item) == G_TYPE_STRING
+            ? json_node_get_string(item)
+            : nullptr;
+    GInetAddress *address = text ? g_inet_address_new_from_string(text) : nullptr;
+    if (!address) {
+      c.problem(where + "[" + std::to_string(i) + "]", "must be an IP address");
+      continue;
+    }
+    g_object_unref(address);
+    out->emplace_back(text);
+  }
+}
+
 void read_media_rules(Checker &c, JsonNode *node, const std::string &at, MediaSettings &media) {
   if (!JSON_NODE_HOLDS_ARRAY(node)) {
     c.problem(at, std::string("must be an array of rules, not ") + json::type_name(node));
@@ -501,31 +530,17 @@ ConfigResult parse_config(std::string_view text, const MediaCheck &check_media) 
   }
   if (JsonObject *media = c.object(top, "$", "media")) {
     const std::string at = "$.media";
-    c.only(media, at,
-           {"description", "idleTimeoutSeconds", "maxStreams", "maxViewersPerStream",
-            "iceAddresses", "rules", "beautyDescription"});
-    if (json_object_has_member(media, "iceAddresses")) {
-      JsonNode *node = json_object_get_member(media, "iceAddresses");
-      if (!JSON_NODE_HOLDS_ARRAY(node)) {
-        c.problem(at + ".iceAddresses", "must be an array of IP addresses");
-      } else {
-        JsonArray *array = json_node_get_array(node);
-        for (guint i = 0; i < json_array_get_length(array); ++i) {
-          JsonNode *item = json_array_get_element(array, i);
-          const char *text =
-              JSON_NODE_HOLDS_VALUE(item) && json_node_get_value_type(item) == G_TYPE_STRING
-                  ? json_node_get_string(item)
-                  : nullptr;
-          GInetAddress *address = text ? g_inet_address_new_from_string(text) : nullptr;
-          if (!address) {
-            c.problem(at + ".iceAddresses[" + std::to_string(i) + "]", "must be an IP address");
-            continue;
-          }
-          g_object_unref(address);
-          config.media.ice_addresses.emplace_back(text);
-        }
-      }
+    c.only(
+        media, at,
+        {"description", "idleTimeoutSeconds", "maxStreams", "maxViewersPerStream", "iceAddresses",
+         "announceAddresses", "viewerTransport", "udpPort", "rules", "beautyDescription"});
+    read_addresses(c, media, at, "iceAddresses", &config.media.ice_addresses);
+    read_addresses(c, media, at, "announceAddresses", &config.media.announce_addresses);
+    c.string(media, at, "viewerTransport", &config.media.viewer_transport, false);
+    if (config.media.viewer_transport != "shared" && config.media.viewer_transport != "webrtcbin") {
+      c.problem(at + ".viewerTransport", "must be \"shared\" or \"webrtcbin\"");
     }
+    c.integer(media, at, "udpPort", &config.media.udp_port, 0, 65535);
     c.string(media, at, "description", &config.media.description, false);
     c.string(media, at, "beautyDescription", &config.media.beauty_description, false);
     if (json_object_has_member(media, "rules")) {

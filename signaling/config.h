@@ -43,7 +43,15 @@ struct MediaSettings {
   int64_t idle_timeout_seconds = 10;
   int64_t max_streams = 100;
   int64_t max_viewers_per_stream = 500;
-  std::vector<std::string> ice_addresses;  // empty: libnice's choice (no loopback)
+  // Local addresses viewers and publishers connect to; empty: every
+  // address of the machine (loopback only when alone).
+  std::vector<std::string> ice_addresses;
+  // Addresses viewers are told instead of the local ones (1:1 NAT).
+  std::vector<std::string> announce_addresses;
+  // "shared": every viewer on one UDP port (the fan-out engine);
+  // "webrtcbin": one webrtcbin per viewer.
+  std::string viewer_transport = "shared";
+  int64_t udp_port = 0;  // the shared transport's port; 0: a free one
   std::vector<MediaRule> rules;
   // What a publisher gets with ?beauty=on.
   std::string beauty_description = "webrtc-publish-beauty";

@@ -465,7 +465,8 @@ struct MediaService::Impl {
     stream_options.ice_addresses = options.ice_addresses;
     Stream::Events events;
     events.on_ended = [this, name](const std::string &reason) { remove_stream(name, reason); };
-    events.on_viewer_closed = [this](const std::string &, const std::string &reason) {
+    events.on_viewer_closed = [this, name](const std::string &viewer, const std::string &reason) {
+      log.info("viewer-closed", {{"stream", name}, {"viewer", viewer}, {"reason", reason}});
       drop_orphan_sessions(reason);
     };
     auto stream = std::make_unique<Stream>(name, stream_options, *transports, std::move(events));
