@@ -43,6 +43,13 @@ bool SrtpSession::start(const SrtpKeys &keys, std::string *error) {
     *error = "SRTP is already keyed";
     return false;
   }
+  const size_t expected = keys.profile == SrtpProfile::kAeadAes128Gcm ? 28 : 30;
+  if (keys.local.size() != expected || keys.remote.size() != expected) {
+    *error = "SRTP keys of " + std::to_string(keys.local.size()) + " and " +
+             std::to_string(keys.remote.size()) + " bytes; this profile takes " +
+             std::to_string(expected);
+    return false;
+  }
   init_library();
   std::vector<uint8_t> local = keys.local;
   std::vector<uint8_t> remote = keys.remote;
@@ -79,6 +86,10 @@ bool SrtpSession::protect_rtcp(uint8_t *buffer, int *size) {
 
 bool SrtpSession::unprotect_rtcp(uint8_t *buffer, int *size) {
   return inbound_ && srtp_unprotect_rtcp(inbound_, buffer, size) == srtp_err_status_ok;
+}
+
+bool SrtpSession::unprotect_rtp(uint8_t *buffer, int *size) {
+  return inbound_ && srtp_unprotect(inbound_, buffer, size) == srtp_err_status_ok;
 }
 
 }  // namespace livepipe::signaling::fanout

@@ -32,6 +32,7 @@ class SrtpSession {
   bool protect_rtcp(uint8_t *buffer, int *size);
   // In place; false for a packet that fails authentication or is replayed.
   bool unprotect_rtcp(uint8_t *buffer, int *size);
+  bool unprotect_rtp(uint8_t *buffer, int *size);
 
  private:
   srtp_t outbound_ = nullptr;
