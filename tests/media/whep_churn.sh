@@ -2,16 +2,17 @@
 # Viewer churn against one published stream: 200 WHEP join/leave cycles must
 # not leave threads, file descriptors or much memory behind in `livepipe
 # serve`. 189 cycles are POST offer / DELETE with curl, three at a time (the
-# server builds and tears down a whole viewer branch and webrtcbin for each),
+# server attaches and detaches a viewer branch and a transport for each),
 # and 11 meanwhile are real viewers (whep-play) that connect and decode.
 # Runs inside a loopback-only namespace (in_netns.sh).
 #   whep_churn.sh LIVEPIPE
 livepipe=$1
 cycles=200
-# Growth allowed over the baseline taken after warm-up. Sanitizer builds keep
-# freed memory in quarantine, so they get more room.
-rss_bound_kb=$((${LIVEPIPE_CHURN_RSS_KB:-20000}))
-if [[ ${ASAN_OPTIONS:-} == *detect_leaks* ]] || ldd "$livepipe" | grep -q libasan; then
+# Growth allowed over the baseline taken after warm-up: a viewer that leaked
+# its DTLS and SRTP state (tens of kB) would cross it long before 200 cycles.
+# Sanitizer builds keep freed memory in quarantine, so they get more room.
+rss_bound_kb=$((${LIVEPIPE_CHURN_RSS_KB:-4000}))
+if ldd "$livepipe" | grep -q libasan; then
   rss_bound_kb=$((rss_bound_kb * 10))
 fi
 source "$(dirname "$0")/../support/fixture.sh"
@@ -109,8 +110,9 @@ check "POST/DELETE cycles all succeeded" 0 "$bad"
 check "full viewers all decoded" 0 "$bad_full"
 settle "$base_threads" "$base_fds"
 check "no viewer left" 0 "$(viewers)"
-check "threads back to baseline ($base_threads)" "$base_threads" "$(threads)"
-check "fds back to baseline ($base_fds)" "$base_fds" "$(fds)"
+# At most the baseline: a pool thread of GStreamer's may have ended meanwhile.
+check "threads back to baseline ($base_threads)" 1 "$(($(threads) <= base_threads))"
+check "fds back to baseline ($base_fds)" 1 "$(($(fds) <= base_fds))"
 growth=$(($(rss) - base_rss))
 echo "rss growth: $growth kB (bound $rss_bound_kb kB)"
 check "rss growth under bound" 1 "$((growth < rss_bound_kb))"

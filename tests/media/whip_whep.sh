@@ -2,15 +2,18 @@
 # WHIP ingest and WHEP playback against a real `livepipe serve`, with our own
 # clients (livepipe whip-publish / whep-play). Runs inside a network namespace
 # whose only interface is lo (in_netns.sh), so ICE uses 127.0.0.1 only.
+# LIVEPIPE_VIEWER_TRANSPORT picks media.viewerTransport (default shared).
 #   whip_whep.sh LIVEPIPE
 livepipe=$1
+transport=${LIVEPIPE_VIEWER_TRANSPORT:-shared}
 source "$(dirname "$0")/../support/fixture.sh"
 secret=0123456789abcdef0123456789abcdef
 port=18181
 base=http://127.0.0.1:$port
 cat > "$dir/config.json" <<JSON
 {"auth": {"secret": "$secret"},
- "media": {"iceAddresses": ["127.0.0.1"], "maxStreams": 1, "idleTimeoutSeconds": 4}}
+ "media": {"iceAddresses": ["127.0.0.1"], "maxStreams": 1, "idleTimeoutSeconds": 4,
+           "viewerTransport": "$transport"}}
 JSON
 token() { "$livepipe" token --secret "$secret" --role "$1" ${2:+--stream "$2"}; }
 pub=$(token publish cam)
