@@ -230,3 +230,26 @@ BOOST_AUTO_TEST_CASE(moderation_settings_are_read_and_checked) {
   BOOST_TEST(
       mentions(problems(R"({"moderation": {"hookUri": "http://"}})"), "$.moderation.hookUri"));
 }
+
+BOOST_AUTO_TEST_CASE(viewer_transport_settings) {
+  auto defaults = parse_config("{}");
+  BOOST_REQUIRE(std::holds_alternative<Config>(defaults));
+  const MediaSettings &media = std::get<Config>(defaults).media;
+  BOOST_TEST(media.viewer_transport == "shared");
+  BOOST_TEST(media.udp_port == 0);
+  BOOST_TEST(media.announce_addresses.empty());
+  auto set = parse_config(
+      R"({"media": {"viewerTransport": "webrtcbin", "udpPort": 8189,
+                    "iceAddresses": ["10.0.0.5"], "announceAddresses": ["203.0.113.7", "2001:db8::1"]}})");
+  BOOST_REQUIRE(std::holds_alternative<Config>(set));
+  const MediaSettings &read = std::get<Config>(set).media;
+  BOOST_TEST(read.viewer_transport == "webrtcbin");
+  BOOST_TEST(read.udp_port == 8189);
+  BOOST_TEST(read.ice_addresses == std::vector<std::string>{"10.0.0.5"});
+  BOOST_TEST(read.announce_addresses == (std::vector<std::string>{"203.0.113.7", "2001:db8::1"}));
+  auto bad = problems(
+      R"({"media": {"viewerTransport": "udp", "udpPort": 70000, "announceAddresses": ["public"]}})");
+  BOOST_TEST(mentions(bad, "$.media.viewerTransport"));
+  BOOST_TEST(mentions(bad, "$.media.udpPort"));
+  BOOST_TEST(mentions(bad, "$.media.announceAddresses[0]: must be an IP address"));
+}
