@@ -141,10 +141,12 @@ Stream::Stream(std::string name, StreamOptions options, ViewerTransportFactory &
       transports_(transports),
       events_(std::move(events)),
       idle_timer_(std::make_unique<Timer>()),
-      alive_(std::make_shared<bool>(true)) {}
+      alive_(std::make_shared<bool>(true)),
+      context_(g_main_context_ref_thread_default()) {}
 
 Stream::~Stream() {
   *alive_ = false;
+  g_main_context_unref(context_);
   idle_timer_->source.reset();
   for (auto &[id, viewer] : viewers_) {
     std::lock_guard lock(viewer->feed->mutex);
@@ -396,10 +398,35 @@ std::vector<Codec> Stream::audio_codecs() const {
 }
 
 void Stream::request_keyframe() {
-  // Viewers joining together or a burst of PLIs make one key frame, not many.
+  // Viewers joining together or a burst of PLIs make one key frame, not many;
+  // but a request that comes too soon after the last one is not dropped: it
+  // is made when the window ends, or a viewer connecting just after another
+  // would wait for the encoder's next periodic key frame.
+  constexpr int64_t kWindowUs = 500 * 1000;
   int64_t now = g_get_monotonic_time();
   int64_t last = last_keyframe_request_us_.load();
-  if (now - last < 500 * 1000 || !last_keyframe_request_us_.compare_exchange_strong(last, now)) {
+  if (now - last < kWindowUs || !last_keyframe_request_us_.compare_exchange_strong(last, now)) {
+    if (!keyframe_pending_.exchange(true)) {
+      struct Later {
+        Stream *stream;
+        std::weak_ptr<bool> alive;
+      };
+      guint delay_ms = static_cast<guint>(std::max<int64_t>(1, (last + kWindowUs - now) / 1000));
+      GSource *source = g_timeout_source_new(delay_ms);
+      g_source_set_callback(
+          source,
+          [](gpointer data) -> gboolean {
+            auto *later = static_cast<Later *>(data);
+            if (auto alive = later->alive.lock(); alive && *alive) {
+              later->stream->keyframe_pending_ = false;
+              later->stream->request_keyframe();
+            }
+            return G_SOURCE_REMOVE;
+          },
+          new Later{this, alive_}, [](gpointer data) { delete static_cast<Later *>(data); });
+      g_source_attach(source, context_);
+      g_source_unref(source);
+    }
     return;
   }
   if (!pipeline_) {

@@ -131,9 +131,11 @@ class Stream {
   std::atomic<uint64_t> packets_in_{0};
   std::atomic<int64_t> last_media_us_{0};
   std::atomic<int64_t> last_keyframe_request_us_{0};
+  std::atomic<bool> keyframe_pending_{false};
   struct Timer;
   std::unique_ptr<Timer> idle_timer_;
   std::shared_ptr<bool> alive_;
+  GMainContext *context_ = nullptr;  // the main context the stream lives on
   std::vector<std::function<void(GstMessage *)>> message_listeners_;
   void tell_listeners(GstMessage *message);
 };
