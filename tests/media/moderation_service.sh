@@ -5,9 +5,15 @@
 # scripted verdicts say; an operator's forced verdict holds against the hook
 # (admin API, admin token required); "end" ends the stream and its viewer;
 # on_moderation notifications survive a failing endpoint by retrying;
-# on_publish_done reports the end. Runs inside a loopback-only namespace.
-#   moderation_service.sh LIVEPIPE
+# on_publish_done reports the end. With the default description
+# (webrtc-publish-moderated-passthrough) the stream runs no encoder while the
+# verdict is allow (livepipe_media_encoders in /metrics, the admin API's
+# "output") and one while it blurs or blocks; with DESCRIPTION
+# webrtc-publish-moderated it is re-encoded all along. Runs inside a
+# loopback-only namespace.
+#   moderation_service.sh LIVEPIPE [DESCRIPTION]
 livepipe=$1
+description=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$(dirname "$0")/../support/fixture.sh"
 
@@ -21,9 +27,10 @@ interval=500
 secret=0123456789abcdef0123456789abcdef
 port=$(free_port)
 base=http://127.0.0.1:$port
+chosen=${description:+", \"description\": \"$description\""}
 cat >"$dir/config.json" <<JSON
 {"auth": {"secret": "$secret"}, "media": {"iceAddresses": ["127.0.0.1"]},
- "moderation": {"hookUri": "$hook/moderate", "intervalMs": $interval, "timeoutMs": 1000},
+ "moderation": {"hookUri": "$hook/moderate", "intervalMs": $interval, "timeoutMs": 1000$chosen},
  "hooks": {"onModeration": "$hook/notify/flaky", "onPublishDone": "$hook/notify/done",
            "notifyAttempts": 4, "notifyBackoffMs": 200}}
 JSON
@@ -91,6 +98,25 @@ check "its reason" 1 "$(grep -c 'verdict must be allow, blur, block or end' "$di
 check "the hook is asked" 1 "$(api GET cam | json_in 'int(d["snapshotsTaken"] > 0 and d["hook"] == "http")')"
 check "the hook sees the stream" cam "$(head -1 "$dir/hooks/moderate.jsonl" | json_in 'd["stream_id"]')"
 
+encoders() {  # the encoders of every stream's pipeline, from /metrics
+  curl -s --max-time 10 "$base/metrics" | awk '$1 == "livepipe_media_encoders" {print $2}'
+}
+no_encoders() { [[ $(encoders) == 0 ]]; }
+if [[ $description == webrtc-publish-moderated ]]; then
+  # Re-encoded whatever the verdict: x264enc and opusenc.
+  check "re-encoded while allowed" 2 "$(encoders)"
+  check "the outputs carry the re-encoding" encoded "$(api GET cam | json_in 'd["output"]')"
+else
+  # The publisher's own H.264 and Opus reach the viewer: nothing encodes.
+  check "no encoder while allowed" 0 "$(encoders)"
+  check "the outputs carry the publisher's encoding" passthrough \
+    "$(api GET cam | json_in 'd["output"]')"
+fi
+# What the stream encodes while the scripted verdicts below play out.
+(for _ in $(seq 100); do echo "$(date +%s%3N) $(encoders)"; sleep 0.1; done) >"$dir/encoders.txt" &
+sampler=$!
+pids+=($sampler)
+
 # The scripted verdicts: two snapshots blurred, two blocked (each answered
 # after 100 ms), then allow.
 sleep 1
@@ -107,6 +133,16 @@ check "blur and block applied in time" 1 "$(json_in "int(all(r['latencyMs'] is n
   <"$dir/state.json")"
 check "the results show blur and block" "block blur" \
   "$(json_in "' '.join(sorted({r['verdict'] for r in d['results']} - {'allow'}))" <"$dir/state.json")"
+if [[ $description != webrtc-publish-moderated ]]; then
+  # One encoder (x264enc) while blurred and blocked; none once allowed again
+  # (the switch back waits for the publisher's next key frame).
+  wait_for 5 no_encoders
+  check "no encoder once allowed again" 0 "$(encoders)"
+  check "back to the publisher's encoding" passthrough "$(api GET cam | json_in 'd["output"]')"
+  kill "$sampler" 2>/dev/null
+  wait "$sampler" 2>/dev/null
+  check "an encoder while blurred or blocked" 1 "$(awk '$2 >= 1 {n++} END {print (n >= 5) ? 1 : 0}' "$dir/encoders.txt")"
+fi
 
 # An operator's block holds against the hook (which keeps answering allow)
 # until it expires.
