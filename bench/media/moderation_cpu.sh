@@ -6,8 +6,8 @@
 # publisher (our client, H.264 + Opus) at a time, one WHEP viewer, a local
 # webhook answering allow every moderation interval (1 s); the server's CPU
 # (utime + stime from /proc) over SECONDS per figure, in ROUNDS alternating
-# rounds. The passthrough stream is measured while allowed and while an
-# operator's forced blur holds (when it re-encodes too).
+# rounds. Both moderated streams are measured while allowed and while an
+# operator's forced blur holds (when the passthrough one re-encodes too).
 # Loopback only: run it inside a fresh network namespace:
 #   unshare -n sh -c 'ip link set lo up && bench/media/moderation_cpu.sh build/apps/livepipe [SECONDS] [ROUNDS]'
 set -uo pipefail
@@ -99,6 +99,7 @@ for round in $(seq "$rounds"); do
   measure "moderated passthrough, allow" "pass-$round" "" pass
   measure "moderated passthrough, blur (forced)" "pass-blur-$round" blur passblur
   measure "moderated re-encoding (webrtc-publish-moderated), allow" "reenc-$round" "" reenc
+  measure "moderated re-encoding, blur (forced)" "reenc-blur-$round" blur reencblur
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 avg() { echo "scale=2; $1 / $rounds" | bc; }
@@ -106,8 +107,9 @@ plain=$(avg "$sum_plain")
 pass=$(avg "$sum_pass")
 passblur=$(avg "$sum_passblur")
 reenc=$(avg "$sum_reenc")
+reencblur=$(avg "$sum_reencblur")
 echo "averages over $rounds rounds (% of one core): unmoderated $plain, passthrough allow $pass," \
-  "passthrough blur $passblur, re-encoding $reenc"
+  "passthrough blur $passblur, re-encoding allow $reenc, re-encoding blur $reencblur"
 echo "moderation's cost over the unmoderated stream: passthrough $(echo "$pass - $plain" | bc)," \
   "re-encoding $(echo "$reenc - $plain" | bc) (ratio passthrough / re-encoding" \
   "$(echo "scale=2; $pass / $reenc" | bc))"
