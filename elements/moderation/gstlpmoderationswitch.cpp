@@ -563,7 +563,8 @@ static gboolean gst_lp_moderation_switch_sink_event(GstPad *pad, GstObject *pare
     default:
       break;
   }
-  if (GST_EVENT_IS_SERIALIZED(event)) {
+  // Serialized events go out in order with the buffers of both threads.
+  if ((static_cast<int>(GST_EVENT_TYPE(event)) & GST_EVENT_TYPE_SERIALIZED) != 0) {
     std::lock_guard lock(state->output);
     return gst_pad_event_default(pad, parent, event);
   }
