@@ -5,7 +5,8 @@
 # scripted verdicts say; an operator's forced verdict holds against the hook
 # (admin API, admin token required); "end" ends the stream and its viewer;
 # on_moderation notifications survive a failing endpoint by retrying;
-# on_publish_done reports the end. With the default description
+# on_publish_done reports the end; a recording of the stream went through
+# the same verdicts as the viewer. With the default description
 # (webrtc-publish-moderated-passthrough) the stream runs no encoder while the
 # verdict is allow (livepipe_media_encoders in /metrics, the admin API's
 # "output") and one while it blurs or blocks; with DESCRIPTION
@@ -32,7 +33,8 @@ cat >"$dir/config.json" <<JSON
 {"auth": {"secret": "$secret"}, "media": {"iceAddresses": ["127.0.0.1"]},
  "moderation": {"hookUri": "$hook/moderate", "intervalMs": $interval, "timeoutMs": 1000$chosen},
  "hooks": {"onModeration": "$hook/notify/flaky", "onPublishDone": "$hook/notify/done",
-           "notifyAttempts": 4, "notifyBackoffMs": 200}}
+           "notifyAttempts": 4, "notifyBackoffMs": 200},
+ "recording": {"dir": "$dir/rec", "streams": ["cam"], "segmentSeconds": 2}}
 JSON
 token() { "$livepipe" token --secret "$secret" --role "$1"; }
 admin=$(token admin)
@@ -224,6 +226,32 @@ check "metrics count the changes" 1 \
   "$(curl -s "$base/metrics" | grep -c 'livepipe_moderation_verdict_changes_total{verdict="end"} 1')"
 
 stop_livepipe
+
+# The recording (a config rule) is an output too: its pictures went through
+# the same verdicts, in the same order as the viewer's.
+recorded=$(for segment in "$dir"/rec/recordings/cam/*/seg-*.mp4; do
+  ffmpeg -nostdin -v error -i "$segment" -f rawvideo -pix_fmt gray - 2>/dev/null
+done | python3 -c "
+import sys
+width, height = 320, 240
+data = sys.stdin.buffer.read()
+runs = []
+for i in range(len(data) // (width * height)):
+    frame = data[i * width * height:(i + 1) * width * height]
+    total = steps = 0
+    for y in range(0, height, 4):
+        row = frame[y * width:(y + 1) * width]
+        total += sum(row)
+        steps += sum(abs(row[x] - row[x - 1]) for x in range(1, width))
+    mean, step = total / (width * height / 4), steps / ((width - 1) * height / 4)
+    look = 'B' if mean < 40 else 'P' if step < 1.5 else 'C' if step > 4 else ''
+    if look and runs and runs[-1][0] == look:
+        runs[-1][1] += 1
+    elif look:
+        runs.append([look, 1])
+print(''.join(look for look, count in runs if count >= 5))")
+check "the recording saw the verdicts in order" CPBCBCPC "$recorded"
+
 if ((failures)); then
   echo "--- pub.log"; tail -5 "$dir/pub.log"; echo "--- view.log"; tail -5 "$dir/view.log"
   echo "--- last frames"; tail -3 "$dir/frames.txt"; echo "--- hook"; tail -4 "$dir/hooks/moderate.jsonl"
