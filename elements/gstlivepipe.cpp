@@ -2,6 +2,8 @@
 #include "record/gstlprecordbin.h"
 #include "moderation/gstlpmoderator.h"
 #include "moderation/gstlpmoderatoraudio.h"
+#include "moderation/gstlpmoderationswitch.h"
+#include "moderation/gstlpmoderationtap.h"
 
 #include <gst/gst.h>
 
@@ -11,6 +13,8 @@ static gboolean plugin_init(GstPlugin *plugin) {
   ok |= GST_ELEMENT_REGISTER(lprecordbin, plugin);
   ok |= GST_ELEMENT_REGISTER(lpmoderator, plugin);
   ok |= GST_ELEMENT_REGISTER(lpmoderatoraudio, plugin);
+  ok |= GST_ELEMENT_REGISTER(lpmoderationswitch, plugin);
+  ok |= GST_ELEMENT_REGISTER(lpmoderationtap, plugin);
   return ok;
 }
 

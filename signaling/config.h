@@ -94,7 +94,7 @@ struct HookSettings {
 // Moderated streams (docs/moderation.md, "In the service"): what the
 // moderated description's moderation-* params get unless a rule sets them.
 struct ModerationSettings {
-  std::string description = "webrtc-publish-moderated";  // ?moderation=on
+  std::string description = "webrtc-publish-moderated-passthrough";  // ?moderation=on
   std::string hook_uri;  // http(s):// URL or exec:/command; empty: forced verdicts only
   std::string auth_token;
   int64_t interval_ms = 1000;

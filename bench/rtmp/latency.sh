@@ -5,7 +5,8 @@
 # running its own nginx-rtmp for ingest, then the benchmark. Loopback only: run
 # it inside a fresh network namespace:
 #   unshare -n sh -c 'ip link set lo up && bench/rtmp/latency.sh build [SECONDS [ARGS...]]'
-# ARGS go to bench_rtmp_latency (e.g. --whip-audio no).
+# ARGS go to bench_rtmp_latency (e.g. --whip-audio no). DESCRIPTION=NAME in
+# the environment runs the stream with another description (a moderated one).
 set -uo pipefail
 build=$(realpath "$1")
 seconds=${2:-30}
@@ -38,9 +39,13 @@ rtmp { server { listen 127.0.0.1:$restream; application live { live on; record o
 CONF
 nginx -p "$dir/nginx/" -c "$dir/nginx/nginx.conf" -e "$dir/nginx/error.log" &
 pids+=($!)
+# DESCRIPTION=NAME runs `cam` with that description instead of the default
+# (a moderated one gets a hook that allows every snapshot).
+rule=${DESCRIPTION:+', "rules": [{"match": "cam", "description": "'$DESCRIPTION'"}]'}
+moderation=${DESCRIPTION:+', "moderation": {"hookUri": "exec:/bin/echo {\\\"verdict\\\":\\\"allow\\\"}"}'}
 cat > "$dir/config.json" <<JSON
-{"media": {"iceAddresses": ["127.0.0.1"]},
- "rtmp": {"destinations": [{"stream": "cam", "url": "rtmp://127.0.0.1:$restream/live/cam"}]}}
+{"media": {"iceAddresses": ["127.0.0.1"]$rule},
+ "rtmp": {"destinations": [{"stream": "cam", "url": "rtmp://127.0.0.1:$restream/live/cam"}]}$moderation}
 JSON
 "$livepipe" serve --config "$dir/config.json" --listen 127.0.0.1:$port \
   --rtmp-listen 127.0.0.1:$ingest >"$dir/serve.log" 2>&1 &

@@ -534,6 +534,29 @@ gint gst_lp_moderator_get_action(GstLpModerator *self) {
   return static_cast<gint>(current_verdict(self->state)->verdict.action);
 }
 
+GstLpModerator *gst_lp_moderator_find(GstElement *element, const gchar *name, gchar **error) {
+  if (!name || !*name) {
+    *error = g_strdup("the \"moderator\" property is not set");
+    return nullptr;
+  }
+  auto parent = livepipe::adopt(gst_object_get_parent(GST_OBJECT(element)));
+  if (!parent || !GST_IS_BIN(parent.get())) {
+    *error = g_strdup_printf("not inside a bin, so moderator \"%s\" cannot be found", name);
+    return nullptr;
+  }
+  GstElement *found = gst_bin_get_by_name_recurse_up(GST_BIN(parent.get()), name);
+  if (!found) {
+    *error = g_strdup_printf("no element named \"%s\" in the pipeline", name);
+    return nullptr;
+  }
+  if (!GST_IS_LP_MODERATOR(found)) {
+    *error = g_strdup_printf("\"%s\" is a %s, not an lpmoderator", name, G_OBJECT_TYPE_NAME(found));
+    gst_object_unref(found);
+    return nullptr;
+  }
+  return GST_LP_MODERATOR(found);
+}
+
 static void gst_lp_moderator_set_property(GObject *object, guint prop_id, const GValue *value,
                                           GParamSpec *pspec) {
   GstLpModerator *self = GST_LP_MODERATOR(object);

@@ -90,26 +90,13 @@ static GstLpModerator *find_moderator(GstLpModeratorAudio *self, std::string *er
     livepipe::ObjectLocker lock(self);
     name = self->state->moderator_name;
   }
-  if (name.empty()) {
-    *error = "the \"moderator\" property is not set";
-    return nullptr;
-  }
-  auto parent = livepipe::adopt(gst_object_get_parent(GST_OBJECT(self)));
-  if (!parent || !GST_IS_BIN(parent.get())) {
-    *error = "not inside a bin, so moderator \"" + name + "\" cannot be found";
-    return nullptr;
-  }
-  GstElement *found = gst_bin_get_by_name_recurse_up(GST_BIN(parent.get()), name.c_str());
+  gchar *why = nullptr;
+  GstLpModerator *found = gst_lp_moderator_find(GST_ELEMENT(self), name.c_str(), &why);
   if (!found) {
-    *error = "no element named \"" + name + "\" in the pipeline";
-    return nullptr;
+    *error = why;
+    g_free(why);
   }
-  if (!GST_IS_LP_MODERATOR(found)) {
-    *error = "\"" + name + "\" is a " + G_OBJECT_TYPE_NAME(found) + ", not an lpmoderator";
-    gst_object_unref(found);
-    return nullptr;
-  }
-  return GST_LP_MODERATOR(found);
+  return found;
 }
 
 static void gst_lp_moderator_audio_before_transform(GstBaseTransform *trans, GstBuffer *) {

@@ -7,6 +7,7 @@
 
 #include <deque>
 #include <map>
+#include <vector>
 
 namespace livepipe::signaling::media {
 namespace {
@@ -24,6 +25,24 @@ int64_t now_unix_ms() {
 std::string field_string(const GstStructure *s, const char *name) {
   const char *value = gst_structure_get_string(s, name);
   return value ? value : "";
+}
+
+// The stream's lpmoderationswitch elements (a passthrough moderated
+// description has one per medium; one that always re-encodes has none).
+std::vector<GstPtr<GstElement>> moderation_switches(GstElement *pipeline) {
+  std::vector<GstPtr<GstElement>> found;
+  GstIterator *it = gst_bin_iterate_recurse(GST_BIN(pipeline));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    auto *element = GST_ELEMENT(g_value_get_object(&item));
+    if (g_strcmp0(G_OBJECT_TYPE_NAME(element), "GstLpModerationSwitch") == 0) {
+      found.push_back(ref(element));
+    }
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  return found;
 }
 
 }  // namespace
@@ -109,6 +128,7 @@ struct ModerationService::Impl {
   struct Entry {
     int64_t started_unix = 0;
     GstPtr<GstElement> moderator;
+    std::vector<GstPtr<GstElement>> switches;
     Result current;  // allow until the first verdict
     std::deque<Result> history;
     std::deque<HookError> errors;
@@ -135,6 +155,7 @@ struct ModerationService::Impl {
     Entry entry;
     entry.started_unix = stream.started_unix();
     entry.moderator = ref(moderator);
+    entry.switches = moderation_switches(stream.pipeline()->element());
     entry.current.at_ms = now_unix_ms();
     entry.current.verdict = "allow";
     entry.current.source = "start";
@@ -264,9 +285,22 @@ struct ModerationService::Impl {
                             : g_str_has_prefix(hook, "exec:") ? "exec"
                                                               : "http";
     g_free(hook);
+    // What the outputs carry: the publisher's own encoding (passthrough),
+    // the moderated re-encoding because of the verdict (processed), or a
+    // re-encoding whatever the verdict (encoded).
+    std::string output = entry.switches.empty() ? "encoded" : "passthrough";
+    for (const auto &element : entry.switches) {
+      gchar *value = nullptr;
+      g_object_get(element.get(), "output", &value, nullptr);
+      if (g_strcmp0(value, "processed") == 0) {
+        output = "processed";
+      }
+      g_free(value);
+    }
     json::ObjectBuilder out;
     out.set("stream", name)
         .set("verdict", entry.current.verdict)
+        .set("output", output)
         .set("current", result_json(entry.current))
         .set("hook", hook_kind)
         .set("snapshotsTaken", counter("snapshots-taken"))

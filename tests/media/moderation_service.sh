@@ -5,9 +5,16 @@
 # scripted verdicts say; an operator's forced verdict holds against the hook
 # (admin API, admin token required); "end" ends the stream and its viewer;
 # on_moderation notifications survive a failing endpoint by retrying;
-# on_publish_done reports the end. Runs inside a loopback-only namespace.
-#   moderation_service.sh LIVEPIPE
+# on_publish_done reports the end; a recording of the stream went through
+# the same verdicts as the viewer. With the default description
+# (webrtc-publish-moderated-passthrough) the stream runs no encoder while the
+# verdict is allow (livepipe_media_encoders in /metrics, the admin API's
+# "output") and one while it blurs or blocks; with DESCRIPTION
+# webrtc-publish-moderated it is re-encoded all along. Runs inside a
+# loopback-only namespace.
+#   moderation_service.sh LIVEPIPE [DESCRIPTION]
 livepipe=$1
+description=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
 source "$(dirname "$0")/../support/fixture.sh"
 
@@ -21,11 +28,13 @@ interval=500
 secret=0123456789abcdef0123456789abcdef
 port=$(free_port)
 base=http://127.0.0.1:$port
+chosen=${description:+", \"description\": \"$description\""}
 cat >"$dir/config.json" <<JSON
 {"auth": {"secret": "$secret"}, "media": {"iceAddresses": ["127.0.0.1"]},
- "moderation": {"hookUri": "$hook/moderate", "intervalMs": $interval, "timeoutMs": 1000},
+ "moderation": {"hookUri": "$hook/moderate", "intervalMs": $interval, "timeoutMs": 1000$chosen},
  "hooks": {"onModeration": "$hook/notify/flaky", "onPublishDone": "$hook/notify/done",
-           "notifyAttempts": 4, "notifyBackoffMs": 200}}
+           "notifyAttempts": 4, "notifyBackoffMs": 200},
+ "recording": {"dir": "$dir/rec", "streams": ["cam"], "segmentSeconds": 2}}
 JSON
 token() { "$livepipe" token --secret "$secret" --role "$1"; }
 admin=$(token admin)
@@ -91,6 +100,25 @@ check "its reason" 1 "$(grep -c 'verdict must be allow, blur, block or end' "$di
 check "the hook is asked" 1 "$(api GET cam | json_in 'int(d["snapshotsTaken"] > 0 and d["hook"] == "http")')"
 check "the hook sees the stream" cam "$(head -1 "$dir/hooks/moderate.jsonl" | json_in 'd["stream_id"]')"
 
+encoders() {  # the encoders of every stream's pipeline, from /metrics
+  curl -s --max-time 10 "$base/metrics" | awk '$1 == "livepipe_media_encoders" {print $2}'
+}
+no_encoders() { [[ $(encoders) == 0 ]]; }
+if [[ $description == webrtc-publish-moderated ]]; then
+  # Re-encoded whatever the verdict: x264enc and opusenc.
+  check "re-encoded while allowed" 2 "$(encoders)"
+  check "the outputs carry the re-encoding" encoded "$(api GET cam | json_in 'd["output"]')"
+else
+  # The publisher's own H.264 and Opus reach the viewer: nothing encodes.
+  check "no encoder while allowed" 0 "$(encoders)"
+  check "the outputs carry the publisher's encoding" passthrough \
+    "$(api GET cam | json_in 'd["output"]')"
+fi
+# What the stream encodes while the scripted verdicts below play out.
+(for _ in $(seq 100); do echo "$(date +%s%3N) $(encoders)"; sleep 0.1; done) >"$dir/encoders.txt" &
+sampler=$!
+pids+=($sampler)
+
 # The scripted verdicts: two snapshots blurred, two blocked (each answered
 # after 100 ms), then allow.
 sleep 1
@@ -107,6 +135,16 @@ check "blur and block applied in time" 1 "$(json_in "int(all(r['latencyMs'] is n
   <"$dir/state.json")"
 check "the results show blur and block" "block blur" \
   "$(json_in "' '.join(sorted({r['verdict'] for r in d['results']} - {'allow'}))" <"$dir/state.json")"
+if [[ $description != webrtc-publish-moderated ]]; then
+  # One encoder (x264enc) while blurred and blocked; none once allowed again
+  # (the switch back waits for the publisher's next key frame).
+  wait_for 5 no_encoders
+  check "no encoder once allowed again" 0 "$(encoders)"
+  check "back to the publisher's encoding" passthrough "$(api GET cam | json_in 'd["output"]')"
+  kill "$sampler" 2>/dev/null
+  wait "$sampler" 2>/dev/null
+  check "an encoder while blurred or blocked" 1 "$(awk '$2 >= 1 {n++} END {print (n >= 5) ? 1 : 0}' "$dir/encoders.txt")"
+fi
 
 # An operator's block holds against the hook (which keeps answering allow)
 # until it expires.
@@ -188,6 +226,32 @@ check "metrics count the changes" 1 \
   "$(curl -s "$base/metrics" | grep -c 'livepipe_moderation_verdict_changes_total{verdict="end"} 1')"
 
 stop_livepipe
+
+# The recording (a config rule) is an output too: its pictures went through
+# the same verdicts, in the same order as the viewer's.
+recorded=$(for segment in "$dir"/rec/recordings/cam/*/seg-*.mp4; do
+  ffmpeg -nostdin -v error -i "$segment" -f rawvideo -pix_fmt gray - 2>/dev/null
+done | python3 -c "
+import sys
+width, height = 320, 240
+data = sys.stdin.buffer.read()
+runs = []
+for i in range(len(data) // (width * height)):
+    frame = data[i * width * height:(i + 1) * width * height]
+    total = steps = 0
+    for y in range(0, height, 4):
+        row = frame[y * width:(y + 1) * width]
+        total += sum(row)
+        steps += sum(abs(row[x] - row[x - 1]) for x in range(1, width))
+    mean, step = total / (width * height / 4), steps / ((width - 1) * height / 4)
+    look = 'B' if mean < 40 else 'P' if step < 1.5 else 'C' if step > 4 else ''
+    if look and runs and runs[-1][0] == look:
+        runs[-1][1] += 1
+    elif look:
+        runs.append([look, 1])
+print(''.join(look for look, count in runs if count >= 5))")
+check "the recording saw the verdicts in order" CPBCBCPC "$recorded"
+
 if ((failures)); then
   echo "--- pub.log"; tail -5 "$dir/pub.log"; echo "--- view.log"; tail -5 "$dir/view.log"
   echo "--- last frames"; tail -3 "$dir/frames.txt"; echo "--- hook"; tail -4 "$dir/hooks/moderate.jsonl"

@@ -57,6 +57,24 @@ BOOST_AUTO_TEST_CASE(moderation_on_gets_the_moderated_description_and_the_config
   BOOST_TEST(plain.params.empty());
 }
 
+BOOST_AUTO_TEST_CASE(the_passthrough_moderated_description_is_moderated_and_takes_both_codecs) {
+  DescriptionChooser c(presets_dir() / "webrtc-publish-fanout.json",
+                       presets_dir() / "webrtc-publish-beauty.json", {}, {presets_dir()});
+  c.set_moderation(presets_dir() / "webrtc-publish-moderated-passthrough.json", kDefaults);
+  auto chosen = c.choose("cam", {{"moderation", "on"}});
+  BOOST_REQUIRE_MESSAGE(std::holds_alternative<DescriptionChoice>(chosen), refusal(chosen));
+  const auto &choice = std::get<DescriptionChoice>(chosen);
+  BOOST_TEST(choice.moderated);
+  BOOST_TEST(choice.params.at("moderation-hook") == "http://127.0.0.1:9/hook");
+  BOOST_TEST(choice.params.at("moderation-interval") == "750");
+  BOOST_TEST(choice.params.at("stream-id") == "cam");
+  BOOST_TEST(choice.sets_video_codec);
+  BOOST_TEST((choice.video_codecs == std::vector<Codec>{Codec::kH264, Codec::kVP8}));
+  // Its server-set params stay the server's.
+  BOOST_TEST(refusal(c.choose("cam", {{"moderation", "on"}, {"moderation-interval", "100"}}))
+                 .find("is set by the server") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(a_rule_moderates_by_name_and_its_params_win) {
   auto c = chooser({{"studio-*",
                      presets_dir() / "webrtc-publish-moderated.json",

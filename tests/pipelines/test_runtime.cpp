@@ -345,7 +345,8 @@ BOOST_AUTO_TEST_CASE(every_preset_validates_and_builds) {
 }
 
 BOOST_AUTO_TEST_CASE(the_fan_out_presets_offer_shared_rtp_and_encoded_slots) {
-  for (const char *name : {"webrtc-publish-fanout", "rtmp-pull-webrtc-fanout", "replay-file"}) {
+  for (const char *name : {"webrtc-publish-fanout", "rtmp-pull-webrtc-fanout", "replay-file",
+                           "webrtc-publish-moderated", "webrtc-publish-moderated-passthrough"}) {
     BOOST_TEST_CONTEXT(name) {
       auto result = load_preset(name, LoadOptions{.use_examples = true});
       BOOST_REQUIRE(result.ok());

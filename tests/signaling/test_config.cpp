@@ -197,7 +197,7 @@ BOOST_AUTO_TEST_CASE(notifications_are_read_and_checked) {
 
 BOOST_AUTO_TEST_CASE(moderation_settings_are_read_and_checked) {
   const ModerationSettings defaults = std::get<Config>(parse_config("{}")).moderation;
-  BOOST_TEST(defaults.description == "webrtc-publish-moderated");
+  BOOST_TEST(defaults.description == "webrtc-publish-moderated-passthrough");
   BOOST_TEST(defaults.hook_uri.empty());
   BOOST_TEST(defaults.interval_ms == 1000);
   BOOST_TEST(defaults.on_error == "fail-open");
