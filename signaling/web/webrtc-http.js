@@ -205,21 +205,31 @@
       this.etag = null;
       this.iceServers = [];
       this.queue = [];  // {ufrag, mid, candidate} or {ufrag, end: true}
+      this.lastUfrag = null;   // of the last candidate gathered
+      this.firstUfrag = null;  // of the first offer
       this.trickling = false;
       this.sending = false;
       this.closed = false;
       pc.addEventListener('icecandidate', (event) => this.gathered(event.candidate));
     }
 
+    // The end of gathering belongs to the generation of the candidates
+    // before it (or to the first generation when none came yet): Chromium can
+    // report the first generation complete after an ICE restart has begun
+    // the next one, and that end must not close the new generation before its
+    // candidates. It then surfaces the new generation's candidates with the
+    // gathering state still "complete" and no end of its own: such a
+    // candidate is the last of its generation.
     gathered(candidate) {
       if (candidate && candidate.candidate) {
-        this.queue.push({
-          ufrag: candidateUfrag(candidate) || localUfrag(this.pc),
-          mid: candidate.sdpMid,
-          candidate: candidate.candidate,
-        });
+        const ufrag = candidateUfrag(candidate) || localUfrag(this.pc);
+        this.lastUfrag = ufrag;
+        this.queue.push({ufrag, mid: candidate.sdpMid, candidate: candidate.candidate});
+        if (this.pc.iceGatheringState === 'complete') this.queue.push({ufrag, end: true});
+      } else if (candidate && candidate.usernameFragment) {
+        this.queue.push({ufrag: candidate.usernameFragment, end: true});
       } else if (this.pc.iceGatheringState === 'complete') {
-        this.queue.push({ufrag: localUfrag(this.pc), end: true});
+        this.queue.push({ufrag: this.lastUfrag || this.firstUfrag || localUfrag(this.pc), end: true});
       }
       this.flush();
     }
@@ -233,6 +243,7 @@
     // POSTs the offer to `url`; the answer, Location, ETag and ICE servers come back.
     async start(url) {
       await this.pc.setLocalDescription(await this.pc.createOffer());
+      this.firstUfrag = localUfrag(this.pc);
       const response = await fetch(url, {
         method: 'POST',
         headers: this.headers({'Content-Type': 'application/sdp'}),

@@ -50,6 +50,7 @@ async function main() {
         () => document.getElementById('watch-route').textContent === 'direct (host)', null,
         {timeout: 5000});
     if (await viewer.textContent('#watch-ice')) throw new Error('the page shows ICE servers');
+    await support.candidatesEnded(patches, 15000);
     console.log(`viewer PATCHes: ${patches.map((p) => `${p.ifMatch} -> ${p.status}`).join(', ')}`);
     if (patches.length === 0 || patches.some((p) => p.ifMatch === '*' || p.status !== 204)) {
       throw new Error('the viewer did not just trickle its candidates (204 each)');

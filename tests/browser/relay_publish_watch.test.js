@@ -37,7 +37,8 @@ function checkRelayed(name, pair, turnUrl) {
 // The page's PATCHes: first the ICE restart (If-Match "*", answered 200
 // with a new ETag), then trickles of the restarted ICE session's candidates
 // under that ETag (204), relay candidates only, ending with end-of-candidates.
-function checkPatches(name, patches) {
+async function checkPatches(name, patches) {
+  await support.candidatesEnded(patches, 15000);
   console.log(`${name} PATCHes: ${patches.map((p) => `${p.ifMatch} -> ${p.status}`).join(', ')}`);
   const [restart, ...trickles] = patches;
   if (!restart || restart.ifMatch !== '*' || restart.status !== 200 || !restart.etag) {
@@ -117,8 +118,8 @@ async function main() {
 
     checkRelayed('publisher', await support.selectedPair(publisher, 'publisher'), turnUrl);
     checkRelayed('viewer', await support.selectedPair(viewer, 'viewer'), turnUrl);
-    checkPatches('publisher', publisherPatches);
-    checkPatches('viewer', viewerPatches);
+    await checkPatches('publisher', publisherPatches);
+    await checkPatches('viewer', viewerPatches);
     for (const [page, id] of [[publisher, '#publish-route'], [viewer, '#watch-route']]) {
       await page.waitForFunction((sel) => document.querySelector(sel).textContent === 'via TURN relay',
                                  id, {timeout: 5000});

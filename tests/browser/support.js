@@ -240,7 +240,21 @@ function recordPatches(page) {
   return patches;
 }
 
+// Waits (at most `ms`) until the last recorded PATCH ends the candidates:
+// the page sends end-of-candidates once its ICE gathering completes, which
+// can come well after media flows (a TURN allocation still pending on
+// another address). The caller then checks the order of what was sent.
+async function candidatesEnded(patches, ms) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const last = patches[patches.length - 1];
+    if (last && last.status && last.body.includes('a=end-of-candidates')) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
 module.exports = {
   chromiumOrSkip, launch, sleep, startServer, startCoturn, open, published, publishing, decoded,
-  decodesAt, selectedPair, recordPatches,
+  decodesAt, selectedPair, recordPatches, candidatesEnded,
 };
