@@ -3,8 +3,55 @@
 #include "gstptr.h"
 
 #include <cstdio>
+#include <vector>
 
 namespace livepipe::json {
+
+namespace {
+
+// The first string (member name or value) below `root` that is not UTF-8, or
+// nullptr. json-glib decodes escapes such as "\377" into raw bytes, so valid
+// input text can still yield strings no JSON generator may write back.
+const char *invalid_utf8(JsonNode *root) {
+  std::vector<JsonNode *> pending{root};
+  while (!pending.empty()) {
+    JsonNode *node = pending.back();
+    pending.pop_back();
+    switch (json_node_get_node_type(node)) {
+      case JSON_NODE_OBJECT: {
+        JsonObjectIter iter;
+        const char *name = nullptr;
+        JsonNode *member = nullptr;
+        json_object_iter_init(&iter, json_node_get_object(node));
+        while (json_object_iter_next(&iter, &name, &member)) {
+          if (!g_utf8_validate(name, -1, nullptr)) {
+            return "a member name is not valid UTF-8";
+          }
+          pending.push_back(member);
+        }
+        break;
+      }
+      case JSON_NODE_ARRAY: {
+        JsonArray *array = json_node_get_array(node);
+        for (guint i = 0, n = json_array_get_length(array); i < n; ++i) {
+          pending.push_back(json_array_get_element(array, i));
+        }
+        break;
+      }
+      case JSON_NODE_VALUE:
+        if (json_node_get_value_type(node) == G_TYPE_STRING &&
+            !g_utf8_validate(json_node_get_string(node), -1, nullptr)) {
+          return "a string is not valid UTF-8";
+        }
+        break;
+      case JSON_NODE_NULL:
+        break;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
 
 NodePtr parse(std::string_view text, ParseError *error) {
   GObjPtr<JsonParser> parser(json_parser_new_immutable());
@@ -32,6 +79,12 @@ NodePtr parse(std::string_view text, ParseError *error) {
   if (!root) {
     if (error) {
       *error = ParseError{"empty document", 1, 1};
+    }
+    return nullptr;
+  }
+  if (const char *problem = invalid_utf8(root)) {
+    if (error) {
+      *error = ParseError{problem, 0, 0};
     }
     return nullptr;
   }

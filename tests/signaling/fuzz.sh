@@ -16,5 +16,5 @@ corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 cp "$src"/tests/signaling/fuzz_corpus/* "$corpus"/
 # New inputs go to a scratch copy; the seeds in the tree stay as they are.
-"$build"/tests/signaling/fuzz_signaling -max_total_time="$seconds" -timeout=5 \
+"$build"/tests/signaling/fuzz_signaling -max_total_time="$seconds" -error_exitcode=1 -timeout_exitcode=1 -timeout=5 \
   -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 "$corpus" 2>&1 | tail -n 12

@@ -102,6 +102,20 @@ BOOST_AUTO_TEST_CASE(json_parse_reports_position) {
   BOOST_TEST(!error.message.empty());
 }
 
+// Escapes that decode to bytes outside UTF-8 ("\377" is read as octal) and
+// raw invalid bytes are refused, in values, member names and nested arrays, so
+// no caller holds a string it cannot serialise again.
+BOOST_AUTO_TEST_CASE(json_parse_refuses_strings_that_are_not_utf8) {
+  json::ParseError error;
+  BOOST_TEST(!json::parse(R"({"type":"join","room":"\377"})", &error));
+  BOOST_TEST(error.message == "a string is not valid UTF-8");
+  BOOST_TEST(!json::parse(R"({"a":[1,{"\377":2}]})", &error));
+  BOOST_TEST(error.message == "a member name is not valid UTF-8");
+  BOOST_TEST(!json::parse("[\"ok\", \"\xff\"]", &error));
+  BOOST_TEST(!error.message.empty());
+  BOOST_TEST(json::parse(R"({"name":"caf\u00e9 \u2603","a":["x",null,1]})", &error));
+}
+
 BOOST_AUTO_TEST_CASE(json_typed_access_tells_missing_from_wrong_type) {
   json::ParseError error;
   json::NodePtr root =

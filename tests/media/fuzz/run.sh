@@ -21,5 +21,5 @@ seed two 'm=audio 9 RTP/AVP 0\na=mid:0\na=candidate:1 1 udp 1 127.0.0.1 9 typ sr
 seed session_end 'm=audio 9 RTP/AVP 0\na=end-of-candidates\n'
 seed broken 'm=audio 9 RTP/AVP 0\na=candidate:1 0 UDP 1 127.0.0.1 99999 typ weird\n'
 seed noise 'a=ice-ufrag:ab\nx=\tq\r\na=candidate:\n'
-"$bin" -max_total_time="$seconds" -max_len=4096 -timeout=5 \
+"$bin" -max_total_time="$seconds" -error_exitcode=1 -timeout_exitcode=1 -max_len=4096 -timeout=5 \
   -print_final_stats=1 "$work/corpus" 2>&1 | tail -n 15

@@ -24,5 +24,5 @@ seed blur '{"verdict":"blur","regions":[{"x":1,"y":2,"w":3,"h":4}],"reason":"fac
 seed end '{"verdict":"end","reason":"terms","extra":[1,{"a":null}]}'
 seed broken '{"verdict":"blur","regions":[{"x":1.5,"y":-2,"w":"3"}'
 seed deep '[[[[[[[[[[[[[[[[[[[[{"verdict":"allow"}]]]]]]]]]]]]]]]]]]]'
-"$bin" -max_total_time="$seconds" -max_len=4096 -timeout=5 \
+"$bin" -max_total_time="$seconds" -error_exitcode=1 -timeout_exitcode=1 -max_len=4096 -timeout=5 \
   -print_final_stats=1 "$work/corpus" 2>&1 | tail -n 15

@@ -37,7 +37,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # loading) against tests/lsan.supp needs full stacks on every malloc, which
 # would cut the executions tenfold.
 ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=0 \
-  ./fuzz_loader -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=8192 \
+  ./fuzz_loader -max_total_time="$seconds" -error_exitcode=1 -timeout_exitcode=1 -timeout=10 -rss_limit_mb=4096 -max_len=8192 \
   -detect_leaks=0 -dict="$src/tests/pipelines/fuzz/description.dict" -print_final_stats=1 \
   "$corpus" "$seeds"
 # Then inputs covering what fuzzing reached (merged down to a covering set,

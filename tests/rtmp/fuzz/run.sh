@@ -39,5 +39,5 @@ else
   seed short 'rtmp://host/app'
   seed junk 'rtmp:/\x00/%zz/..'
 fi
-ASAN_OPTIONS=detect_leaks=0 "$bin" -max_total_time="$seconds" -max_len=4096 -timeout=5 \
+ASAN_OPTIONS=detect_leaks=0 "$bin" -max_total_time="$seconds" -error_exitcode=1 -timeout_exitcode=1 -max_len=4096 -timeout=5 \
   -print_final_stats=1 "$work/corpus" 2>&1 | tail -n 15
