@@ -273,6 +273,10 @@ class Reader {
       return std::nullopt;
     }
     if (node->is(JsonValue::Kind::kInt) || node->is(JsonValue::Kind::kDouble)) {
+      if (!std::isfinite(node->number())) {
+        problem(path_member(path, name), std::string("'") + name + "' is out of range");
+        return std::nullopt;
+      }
       return node->number();
     }
     problem(path_member(path, name),
@@ -346,6 +350,15 @@ class Reader {
     }
     if (decl.min && decl.max && *decl.min > *decl.max) {
       problem(path_member(path, "min"), "min is greater than max");
+    }
+    // 2^63: the first double outside int64_t.
+    constexpr double kInt64Limit = 9223372036854775808.0;
+    for (auto [bound, name] : {std::pair{decl.min, "min"}, std::pair{decl.max, "max"}}) {
+      if (bound && decl.type == ParamType::kInt &&
+          (*bound < -kInt64Limit || *bound >= kInt64Limit)) {
+        problem(path_member(path, name),
+                std::string(name) + " of an int param must be a 64-bit integer");
+      }
     }
     if (const JsonValue *values = array(object, path, "values")) {
       std::string values_path = path_member(path, "values");

@@ -46,8 +46,10 @@ std::optional<bool> parse_bool(std::string text) {
 
 std::string range_text(const ParamDecl &decl) {
   auto bound = [&](double v) {
-    return decl.type == ParamType::kInt ? std::to_string(static_cast<int64_t>(v))
-                                        : to_text(Scalar(v));
+    // 2^63: the first double outside int64_t.
+    bool int_range = v >= -9223372036854775808.0 && v < 9223372036854775808.0;
+    return decl.type == ParamType::kInt && int_range ? std::to_string(static_cast<int64_t>(v))
+                                                     : to_text(Scalar(v));
   };
   if (decl.min && decl.max) {
     return bound(*decl.min) + " to " + bound(*decl.max);

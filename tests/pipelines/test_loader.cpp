@@ -293,7 +293,10 @@ BOOST_AUTO_TEST_CASE(shape_problems) {
       "c": {"type": "enum", "doc": "x"},
       "d": {"type": "int", "doc": "x", "min": 5, "max": 1},
       "e": {"type": "string", "doc": "x", "required": true, "default": "y"},
-      "f": {"type": "string"}
+      "f": {"type": "string"},
+      "g": {"type": "int", "doc": "x", "min": 6001e3080},
+      "h": {"type": "int", "doc": "x", "max": 1e19},
+      "i": {"type": "double", "doc": "x", "max": 1e19}
     },
     "elements": [
       {"id": "a.b", "factory": "fakesrc"},
@@ -311,6 +314,8 @@ BOOST_AUTO_TEST_CASE(shape_problems) {
   expect_problem(result, "min is greater than max", "$.params.d.min");
   expect_problem(result, "a required param cannot have a default", "$.params.e.required");
   expect_problem(result, "missing required member 'doc'", "$.params.f");
+  expect_problem(result, "'min' is out of range", "$.params.g.min");
+  expect_problem(result, "max of an int param must be a 64-bit integer", "$.params.h.max");
   expect_problem(result, "id 'a.b' is not an identifier", "$.elements[0].id");
   expect_problem(result, "a 'factory' or a 'template', not both", "$.elements[1]");
   expect_problem(result, "a value must be a string, number or boolean, not array",
