@@ -695,6 +695,15 @@ int run_viewers(int argc, char **argv) {
                  "[--settle S] [--join-interval-ms MS] [--latency MS] [--ice-address IP]\n");
     return 2;
   }
+  // A browser has its decoders loaded before it plays; so does this viewer
+  // process: loading gst-libav registers every codec libavcodec has and took
+  // several hundred milliseconds, which the first viewer of each round would
+  // otherwise count as the server's time to first frame.
+  for (const char *factory : {"rtph264depay", "h264parse", "avdec_h264"}) {
+    if (GstElement *element = gst_element_factory_make(factory, nullptr)) {
+      gst_object_unref(gst_object_ref_sink(element));
+    }
+  }
   JanusApi api(o.janus);
   std::vector<std::unique_ptr<Viewer>> viewers;
   for (int i = 0; i < o.count; ++i) {

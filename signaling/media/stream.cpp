@@ -1,10 +1,13 @@
 #include "stream.h"
 
+#include "rtp_keyframe.h"
+
 #include "loader.h"
 #include "util/maincontext.h"
 
 #include <algorithm>
 #include <gst/app/app.h>
+#include <gst/rtp/rtp.h>
 #include <gst/video/video.h>
 
 #include <cstring>
@@ -191,6 +194,7 @@ bool Stream::start(const OfferPlan &publisher, Answerer::Done done, std::string 
     }
   }
   set_viewer_video_codecs();
+  watch_keyframes();
   disable_upnp(webrtc);
   add_ice_addresses(webrtc, options_.ice_addresses);
   pad_added_ = g_signal_connect(webrtc, "pad-added",
@@ -258,6 +262,7 @@ bool Stream::start_source(const OfferPlan &media, std::string *error) {
     }
   }
   set_viewer_video_codecs();
+  watch_keyframes();
   // Media in: what reaches the slots' tees.
   for (const auto &m : media.media) {
     GstPtr<GstPad> pad(
@@ -398,20 +403,31 @@ std::vector<Codec> Stream::audio_codecs() const {
 }
 
 void Stream::request_keyframe() {
-  // Viewers joining together or a burst of PLIs make one key frame, not many;
-  // but a request that comes too soon after the last one is not dropped: it
-  // is made when the window ends, or a viewer connecting just after another
-  // would wait for the encoder's next periodic key frame.
-  constexpr int64_t kWindowUs = 500 * 1000;
-  int64_t now = g_get_monotonic_time();
-  int64_t last = last_keyframe_request_us_.load();
-  if (now - last < kWindowUs || !last_keyframe_request_us_.compare_exchange_strong(last, now)) {
+  // A viewer that connects while a requested key frame is on its way gets
+  // that one; a burst of joins or PLIs makes one key frame, not many. One
+  // asked for just after a key frame went by is made when kMinGapUs has
+  // passed since it (not dropped: the viewer would wait for the encoder's next
+  // periodic key frame), so requests never make more than about three key
+  // frames a second.
+  constexpr int64_t kMinGapUs = 300 * 1000;
+  // A request unanswered for this long (an encoder that ignores PLI) may be
+  // made again.
+  constexpr int64_t kPendingUs = 1000 * 1000;
+  const int64_t now = g_get_monotonic_time();
+  int64_t requested = last_keyframe_request_us_.load();
+  const int64_t seen = last_keyframe_us_.load();
+  if (requested > seen && now - requested < kPendingUs) {
+    return;
+  }
+  const int64_t since = std::max(seen, requested);
+  if (now - since < kMinGapUs ||
+      !last_keyframe_request_us_.compare_exchange_strong(requested, now)) {
     if (!keyframe_pending_.exchange(true)) {
       struct Later {
         Stream *stream;
         std::weak_ptr<bool> alive;
       };
-      guint delay_ms = static_cast<guint>(std::max<int64_t>(1, (last + kWindowUs - now) / 1000));
+      guint delay_ms = static_cast<guint>(std::max<int64_t>(1, (since + kMinGapUs - now) / 1000));
       GSource *source = g_timeout_source_new(delay_ms);
       g_source_set_callback(
           source,
@@ -439,6 +455,63 @@ void Stream::request_keyframe() {
                          gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
     }
   }
+}
+
+void Stream::watch_keyframes() {
+  pipelines::Slot *slot = pipeline_ ? pipeline_->slot("video-rtp") : nullptr;
+  GstPtr<GstPad> sink_pad(slot ? gst_element_get_static_pad(slot->element(), "sink") : nullptr);
+  if (!sink_pad) {
+    return;
+  }
+  // The RTP encoding comes with the caps; every packet is then checked for
+  // the start of a key frame (a few byte reads).
+  gst_pad_add_probe(
+      sink_pad.get(),
+      static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
+                                   GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      [](GstPad *, GstPadProbeInfo *info, gpointer data) -> GstPadProbeReturn {
+        auto *self = static_cast<Stream *>(data);
+        if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+          GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
+          if (GST_EVENT_TYPE(event) == GST_EVENT_CAPS) {
+            GstCaps *caps = nullptr;
+            gst_event_parse_caps(event, &caps);
+            const GstStructure *s = caps ? gst_caps_get_structure(caps, 0) : nullptr;
+            const char *name = s ? gst_structure_get_string(s, "encoding-name") : nullptr;
+            self->video_encoding_ = !name                                   ? 0
+                                    : g_ascii_strcasecmp(name, "H264") == 0 ? 1
+                                    : g_ascii_strcasecmp(name, "VP8") == 0  ? 2
+                                                                            : 0;
+          }
+          return GST_PAD_PROBE_OK;
+        }
+        const int encoding = self->video_encoding_.load();
+        if (encoding == 0) {
+          return GST_PAD_PROBE_OK;
+        }
+        auto check = [&](GstBuffer *buffer) {
+          GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+          if (!gst_rtp_buffer_map(buffer, GST_MAP_READ, &rtp)) {
+            return;
+          }
+          const auto *payload = static_cast<const uint8_t *>(gst_rtp_buffer_get_payload(&rtp));
+          if (rtp_begins_keyframe(encoding == 1 ? "H264" : "VP8", payload,
+                                  gst_rtp_buffer_get_payload_len(&rtp))) {
+            self->last_keyframe_us_ = g_get_monotonic_time();
+          }
+          gst_rtp_buffer_unmap(&rtp);
+        };
+        if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+          GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST(info);
+          for (guint i = 0, n = gst_buffer_list_length(list); i < n; ++i) {
+            check(gst_buffer_list_get(list, i));
+          }
+        } else {
+          check(GST_PAD_PROBE_INFO_BUFFER(info));
+        }
+        return GST_PAD_PROBE_OK;
+      },
+      this, nullptr);
 }
 
 std::string Stream::add_viewer(const OfferPlan &plan, Answerer::Done done, std::string *error) {
