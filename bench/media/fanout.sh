@@ -95,7 +95,9 @@ janus -C "$dir/janus/janus.jcfg" -F "$dir/janus" -o >"$dir/janus.log" 2>&1 &
 janus_pid=$!
 pids+=($janus_pid)
 
-echo "{\"media\": {\"iceAddresses\": [\"$addr\"]}}" > "$dir/config.json"
+# TRANSPORT=webrtcbin measures the other viewer transport (default shared).
+echo "{\"media\": {\"iceAddresses\": [\"$addr\"], \"viewerTransport\": \"${TRANSPORT:-shared}\"}}" \
+  > "$dir/config.json"
 "$livepipe" serve --config "$dir/config.json" --listen 127.0.0.1:$port >"$dir/serve.log" 2>&1 &
 serve_pid=$!
 pids+=($serve_pid)
