@@ -461,8 +461,9 @@ void PeerImpl::retransmit_locked(uint16_t sequence) {
   packet[1] = static_cast<uint8_t>((packet[1] & 0x80) | (t->track.payload_type & 0x7F));
   write32(packet + 8, t->ssrc);
   if (srtp_.protect_rtp(packet, &length)) {
-    engine_.send(*selected_, packet, static_cast<size_t>(length));
+    // Counted first: whoever sees the packet arrive sees it counted.
     retransmitted_.fetch_add(1, std::memory_order_relaxed);
+    engine_.send(*selected_, packet, static_cast<size_t>(length));
   }
 }
 
