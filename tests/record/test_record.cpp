@@ -244,6 +244,21 @@ BOOST_AUTO_TEST_CASE(manifest_round_trip_and_validation) {
   BOOST_TEST(!manifest_from_json("{\"version\":2}", &error));
 }
 
+// fuzz_record_manifest traps on this: a lone UTF-16 surrogate escape decodes to
+// bytes that are not UTF-8, so the manifest could not be written back.
+BOOST_AUTO_TEST_CASE(manifest_refuses_text_that_is_not_utf8) {
+  std::string error;
+  BOOST_TEST(!manifest_from_json(
+      R"({"version":1,"format":"mp4","stream":"a\udc00b","segments":[]})", &error));
+  BOOST_TEST(error.find("$.stream is not valid UTF-8") != std::string::npos);
+  BOOST_TEST(!manifest_from_json(R"({"version":1,"format":"mp4","segments":[)"
+                                 R"({"path":"x\udc00.mp4","start_ns":0,"duration_ns":1}]})",
+                                 &error));
+  BOOST_TEST(error.find("$.segments[0].path is not valid UTF-8") != std::string::npos);
+  BOOST_TEST(!manifest_from_json("{\"version\":1,\"stream\":\"a\xff\"}", &error));
+  BOOST_TEST(g_utf8_validate(error.data(), static_cast<gssize>(error.size()), nullptr));
+}
+
 BOOST_AUTO_TEST_CASE(element_pads_and_properties) {
   GstElement *bin = gst_element_factory_make("lprecordbin", nullptr);
   BOOST_REQUIRE(bin);
