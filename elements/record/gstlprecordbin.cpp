@@ -488,7 +488,7 @@ static void free_segment_ref(gpointer data) {
 static void open_segment_locked(GstLpRecordBin *self, Segment *segment, GstClockTimeDiff at);
 
 struct Stamp {
-  GstClockTimeDiff time = 0;  // output running time of the decode time
+  GstClockTimeDiff time = 0;  // output running time the buffer is shown at
   GstClockTimeDiff end = 0;   // output running time the buffer is shown until
   bool keyframe = false;
   bool discont = false;  // the first keyframe after a timestamp jump
@@ -584,10 +584,15 @@ static bool stamp_buffer(GstLpRecordBin *self, PadContext *ctx, GstBuffer **inou
   GstClockTimeDiff length =
       GST_CLOCK_TIME_IS_VALID(duration) ? static_cast<GstClockTimeDiff>(duration) : 0;
   ctx->last_end = out + length;
-  stamp->time = out;
-  stamp->end = GST_BUFFER_PTS_IS_VALID(buffer)
-                   ? static_cast<GstClockTimeDiff>(GST_BUFFER_PTS(buffer)) - kDecodeLead + length
-                   : out + length;
+  // Segments switch, start and end on presentation times: with B-frames a
+  // keyframe is decoded before it is shown, and audio is placed by when it
+  // plays.
+  GstClockTimeDiff shown_running = running;
+  if (GST_CLOCK_TIME_IS_VALID(pts)) {
+    signed_running(pts, &shown_running);
+  }
+  stamp->time = shown_running + shift;
+  stamp->end = stamp->time + length;
   stamp->keyframe = keyframe;
   return true;
 }

@@ -244,7 +244,7 @@ BOOST_AUTO_TEST_CASE(manifest_round_trip_and_validation) {
   BOOST_TEST(!manifest_from_json("{\"version\":2}", &error));
 }
 
-// fuzz_record_manifest traps on this: a lone UTF-16 surrogate escape decodes to
+// fuzz_record_manifest trapped on this: a lone UTF-16 surrogate escape decodes to
 // bytes that are not UTF-8, so the manifest could not be written back.
 BOOST_AUTO_TEST_CASE(manifest_refuses_text_that_is_not_utf8) {
   std::string error;
