@@ -331,8 +331,13 @@ static bool add_segment_input(GstLpRecordBin *self, Segment *segment, PadContext
   GstPad *muxer_pad =
       gst_element_request_pad_simple(segment->muxer.get(), ctx->video ? "video_%u" : "audio_%u");
   if (!muxer_pad) {
-    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
-                      ("The muxer refused the input %s", GST_PAD_NAME(ctx->pad)), (nullptr));
+    // A muxer that has started takes no new track: the input joins the next
+    // segment.
+    GST_ELEMENT_WARNING(self, STREAM, MUX,
+                        ("The segment's muxer refused the input %s; it is recorded from the "
+                         "next segment on",
+                         GST_PAD_NAME(ctx->pad)),
+                        (nullptr));
     return false;
   }
   GstPad *src = gst_pad_new(nullptr, GST_PAD_SRC);
