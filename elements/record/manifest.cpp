@@ -42,6 +42,23 @@ std::string manifest_to_json(const Manifest &manifest) {
   return root.to_string(true) + "\n";
 }
 
+namespace {
+
+// json-glib decodes a lone UTF-16 surrogate escape ("\udc00") into bytes
+// that are not UTF-8; such a string could not be written back as JSON.
+bool is_utf8(const std::string &text) {
+  return g_utf8_validate(text.data(), static_cast<gssize>(text.size()), nullptr);
+}
+
+std::string printable(const std::string &text) {
+  gchar *valid = g_utf8_make_valid(text.data(), static_cast<gssize>(text.size()));
+  std::string out = valid;
+  g_free(valid);
+  return out;
+}
+
+}  // namespace
+
 std::optional<Manifest> manifest_from_json(std::string_view text, std::string *error) {
   auto fail = [&](std::string message) -> std::optional<Manifest> {
     if (error) {
@@ -52,7 +69,7 @@ std::optional<Manifest> manifest_from_json(std::string_view text, std::string *e
   json::ParseError parse_error;
   json::NodePtr root = json::parse(text, &parse_error);
   if (!root) {
-    return fail(parse_error.message + " at line " + std::to_string(parse_error.line));
+    return fail(printable(parse_error.message) + " at line " + std::to_string(parse_error.line));
   }
   if (!JSON_NODE_HOLDS_OBJECT(root.get())) {
     return fail("the document is not a JSON object");
@@ -69,6 +86,14 @@ std::optional<Manifest> manifest_from_json(std::string_view text, std::string *e
   manifest.stream = json::get_string(object, "stream").value_or("");
   manifest.state = json::get_string(object, "state").value_or("recording");
   manifest.created = json::get_string(object, "created").value_or("");
+  for (const auto &[name, value] :
+       {std::pair<const char *, const std::string &>{"stream", manifest.stream},
+        {"state", manifest.state},
+        {"created", manifest.created}}) {
+    if (!is_utf8(value)) {
+      return fail(std::string("$.") + name + " is not valid UTF-8 text");
+    }
+  }
   JsonArray *segments = json::get_array(object, "segments");
   if (!segments) {
     return fail("$.segments must be an array");
@@ -88,6 +113,10 @@ std::optional<Manifest> manifest_from_json(std::string_view text, std::string *e
     if (!path || !start || !duration || *start < 0 || *duration < 0) {
       return fail(where + " needs a path and non-negative start_ns and duration_ns");
     }
+    entry.wallclock = json::get_string(s, "wallclock").value_or("");
+    if (!is_utf8(*path) || !is_utf8(entry.wallclock)) {
+      return fail(where + (is_utf8(*path) ? ".wallclock" : ".path") + " is not valid UTF-8 text");
+    }
     std::string why;
     if (!validate_relative_path(*path, &why)) {
       return fail(where + ".path: " + why);
@@ -98,7 +127,6 @@ std::optional<Manifest> manifest_from_json(std::string_view text, std::string *e
     entry.index =
         static_cast<uint64_t>(std::max<int64_t>(0, json::get_int(s, "index").value_or(i)));
     entry.size = static_cast<uint64_t>(std::max<int64_t>(0, json::get_int(s, "size").value_or(0)));
-    entry.wallclock = json::get_string(s, "wallclock").value_or("");
     entry.discont = json::get_bool(s, "discont").value_or(false);
     entry.complete = json::get_bool(s, "complete").value_or(false);
     manifest.segments.push_back(std::move(entry));

@@ -28,7 +28,10 @@ case $1 in
     trap 'rm -rf "$corpus"' EXIT
     cp "$seeds"/* "$corpus"/
     # New inputs go to a scratch copy; the seeds in the tree stay as they are.
+    # libFuzzer exits with 77 on a crash by default, which ctest would take
+    # for SKIP_RETURN_CODE: a crash, a leak or a timeout must fail the test.
     "$binary" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -max_len=16384 \
+      -error_exitcode=1 -timeout_exitcode=1 \
       -print_final_stats=1 -artifact_prefix="$build/" "$corpus" 2>&1 | tail -n 12
     ;;
   *)

@@ -112,7 +112,11 @@ instant=$(json "$dir/body" 'd["id"]')
 job_done() { api GET /api/v1/jobs/$1 >/dev/null; [[ $(json "$dir/body" 'd["state"]') == "$2" ]]; }
 wait_for 30 job_done "$instant" done
 check "instant replay done" done "$(json "$dir/body" 'd["state"] + d.get("error", "")')"
-check "instant replay is about 3 s" True "$(json "$dir/body" '2.0 <= d["result"]["duration"] <= 4.5')"
+# The copy starts on the keyframe at or before "3 s ago" and the publisher
+# sends one every 2 s; the recording's end on disk falls anywhere in a group
+# of pictures (nothing is held back until the next keyframe), so 3 to 5 s.
+instant_seconds=$(json "$dir/body" 'd["result"]["duration"]')
+check "instant replay is about 3 s ($instant_seconds)" True "$(json "$dir/body" '2.0 <= d["result"]["duration"] <= 5.2')"
 check "instant replay download" 200 "$(curl -s -o "$dir/instant.mp4" -w '%{http_code}' -H "Authorization: Bearer $admin" "$base/api/v1/jobs/$instant/output")"
 playable "$dir/instant.mp4" && echo "ok   ffprobe plays the instant replay" || { echo "FAIL instant replay unplayable"; failures=$((failures + 1)); }
 check "the stream still runs" 200 "$(api GET /api/v1/streams/cam/recording)"
