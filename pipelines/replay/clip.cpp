@@ -1,14 +1,19 @@
 #include "clip.h"
 
+#include "mp4boxes.h"
 #include "util/gstptr.h"
 
+#include <fcntl.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/audio/audio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <deque>
 #include <mutex>
+#include <optional>
 
 namespace livepipe::replay {
 namespace {
@@ -380,16 +385,159 @@ void on_pad_added(GstElement *, GstPad *pad, gpointer data) {
   reader->bindings.push_back(std::move(binding));
 }
 
+// A fragmented MP4 segment seen without the fragments before `resume`: its
+// header (ftyp and moov) followed at once by the fragment at `resume` and
+// the rest of the file. Each fragment's tfdt keeps its time, so the demuxer
+// gives the frames the same timestamps as when it reads the whole file.
+struct SplicedFile {
+  int fd = -1;
+  uint64_t head = 0;    // bytes kept from the start of the file
+  uint64_t resume = 0;  // where the file is read again after them
+  uint64_t size = 0;    // of the spliced file
+  uint64_t offset = 0;  // the next byte the demuxer asks for
+  SplicedFile() = default;
+  SplicedFile(const SplicedFile &) = delete;
+  SplicedFile &operator=(const SplicedFile &) = delete;
+  ~SplicedFile() {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+  bool read(uint64_t at, uint8_t *out, size_t length) const {
+    while (length > 0) {
+      uint64_t file_at = at < head ? at : at - head + resume;
+      size_t part = at < head ? static_cast<size_t>(std::min<uint64_t>(length, head - at)) : length;
+      ssize_t n = ::pread(fd, out, part, static_cast<off_t>(file_at));
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        return false;
+      }
+      at += static_cast<uint64_t>(n);
+      out += n;
+      length -= static_cast<size_t>(n);
+    }
+    return true;
+  }
+};
+
+// The fragments that can be left unread at the start of a segment when the
+// clip starts `start_ns` into it. The clip starts on the last keyframe at or
+// before `start_ns`, which is at or after `anchor`: the last fragment that
+// starts with a keyframe a margin before `start_ns` (a keyframe's
+// presentation time can follow its decode time). Its audio can be stored in
+// the fragments just before the anchor, so reading resumes at the last
+// fragment of any track a margin before the anchor. Nothing is skipped when
+// the segment is not a fragmented MP4 starting at 0, or within 2 s of its
+// start: the demuxer places a first fragment by its tfdt only when that is
+// more than a second from 0.
+constexpr uint64_t kSkipMargin = GST_SECOND;
+constexpr uint64_t kMinSkip = 2 * GST_SECOND;
+
+std::unique_ptr<SplicedFile> splice_before(const std::string &path, uint64_t start_ns) {
+  if (start_ns < kMinSkip + 2 * kSkipMargin) {
+    return nullptr;
+  }
+  auto file = std::make_unique<SplicedFile>();
+  file->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (file->fd < 0) {
+    return nullptr;
+  }
+  record::FragmentIndex index;
+  if (!record::index_fragmented_mp4_fd(file->fd, &index, nullptr) || index.timescale == 0 ||
+      index.fragments.empty() || index.fragments.front().decode_time != 0) {
+    return nullptr;
+  }
+  auto time_of = [&](const record::Fragment &fragment) {
+    return gst_util_uint64_scale(fragment.decode_time, GST_SECOND, index.timescale);
+  };
+  std::optional<uint64_t> anchor;
+  for (const auto &fragment : index.fragments) {
+    if (time_of(fragment) + kSkipMargin > start_ns) {
+      break;
+    }
+    if (fragment.starts_with_keyframe) {
+      anchor = time_of(fragment);
+    }
+  }
+  if (!anchor || *anchor < kMinSkip + kSkipMargin) {
+    return nullptr;
+  }
+  const record::Fragment *from = nullptr;
+  for (const auto &fragment : index.fragments) {
+    if (time_of(fragment) + kSkipMargin > *anchor) {
+      break;
+    }
+    if (time_of(fragment) >= kMinSkip) {
+      from = &fragment;
+    }
+  }
+  if (!from || from->offset < index.init_size) {
+    return nullptr;
+  }
+  file->head = index.init_size;
+  file->resume = from->offset;
+  file->size = index.init_size + (index.complete_size - from->offset);
+  return file;
+}
+
+void on_need_data(GstAppSrc *src, guint length, gpointer data) {
+  auto *file = static_cast<SplicedFile *>(data);
+  if (file->offset >= file->size) {
+    gst_app_src_end_of_stream(src);
+    return;
+  }
+  size_t want =
+      static_cast<size_t>(std::min<uint64_t>(length ? length : 65536, file->size - file->offset));
+  GstBuffer *buffer = gst_buffer_new_allocate(nullptr, want, nullptr);
+  GstMapInfo map;
+  gst_buffer_map(buffer, &map, GST_MAP_WRITE);
+  bool ok = file->read(file->offset, map.data, want);
+  gst_buffer_unmap(buffer, &map);
+  if (!ok) {
+    gst_buffer_unref(buffer);
+    GST_ELEMENT_ERROR(src, RESOURCE, READ, ("cannot read the segment"), (nullptr));
+    return;
+  }
+  GST_BUFFER_OFFSET(buffer) = file->offset;
+  file->offset += want;
+  gst_app_src_push_buffer(src, buffer);
+}
+
+gboolean on_seek_data(GstAppSrc *, guint64 offset, gpointer data) {
+  static_cast<SplicedFile *>(data)->offset = offset;
+  return TRUE;
+}
+
+// `spliced`, when set, is read instead of the file at `path` and must
+// outlive the reader.
 GstPtr<GstElement> make_reader(const std::string &path, const std::string &format,
-                               ReaderContext *context) {
+                               SplicedFile *spliced, ReaderContext *context) {
   GstPtr<GstElement> pipeline = sink(gst_pipeline_new("clip-reader"));
-  GstElement *src = gst_element_factory_make("filesrc", nullptr);
+  GstElement *src = gst_element_factory_make(spliced ? "appsrc" : "filesrc", nullptr);
   GstElement *demux =
       gst_element_factory_make(format == "mkv" ? "matroskademux" : "qtdemux", nullptr);
   if (!src || !demux) {
+    for (GstElement *e : {src, demux}) {
+      if (e) {
+        gst_object_unref(gst_object_ref_sink(e));
+      }
+    }
     return nullptr;
   }
-  g_object_set(src, "location", path.c_str(), nullptr);
+  if (spliced) {
+    // Random access: the demuxer pulls ranges on its own thread, as from
+    // filesrc, and the callbacks answer each pull on that thread.
+    g_object_set(src, "stream-type", GST_APP_STREAM_TYPE_RANDOM_ACCESS, "size",
+                 static_cast<gint64>(spliced->size), nullptr);
+    GstAppSrcCallbacks callbacks{};
+    callbacks.need_data = on_need_data;
+    callbacks.seek_data = on_seek_data;
+    gst_app_src_set_callbacks(GST_APP_SRC(src), &callbacks, spliced, nullptr);
+  } else {
+    g_object_set(src, "location", path.c_str(), nullptr);
+  }
   gst_bin_add_many(GST_BIN(pipeline.get()), src, demux, nullptr);
   gst_element_link(src, demux);
   context->pipeline = pipeline.get();
@@ -631,9 +779,16 @@ bool clip_recording(const Recording &recording, const ClipOptions &options, Clip
       state.rebase_files = recording.manifest.format == "mkv";
       state.have_file_origin = false;
     }
+    // The first segment is read from the fragment holding the keyframe the
+    // clip starts on, not from its beginning.
+    std::unique_ptr<SplicedFile> spliced;
+    if (s == used.front() && options.skip_to_start && recording.manifest.format == "mp4" &&
+        state.start > s->start_ns) {
+      spliced = splice_before(recording.segment_path(*s), state.start - s->start_ns);
+    }
     ReaderContext context{&state, nullptr};
     GstPtr<GstElement> reader =
-        make_reader(recording.segment_path(*s), recording.manifest.format, &context);
+        make_reader(recording.segment_path(*s), recording.manifest.format, spliced.get(), &context);
     if (!reader) {
       *error = "cannot build a reader (qtdemux/matroskademux missing)";
       ok = false;
