@@ -391,10 +391,11 @@ void on_pad_added(GstElement *, GstPad *pad, gpointer data) {
 // gives the frames the same timestamps as when it reads the whole file.
 struct SplicedFile {
   int fd = -1;
-  uint64_t head = 0;    // bytes kept from the start of the file
-  uint64_t resume = 0;  // where the file is read again after them
-  uint64_t size = 0;    // of the spliced file
-  uint64_t offset = 0;  // the next byte the demuxer asks for
+  uint64_t head = 0;       // bytes kept from the start of the file
+  uint64_t resume = 0;     // where the file is read again after them
+  uint64_t size = 0;       // of the spliced file
+  uint64_t offset = 0;     // the next byte the demuxer asks for
+  uint64_t resume_ns = 0;  // the decode time of the fragment at `resume`
   SplicedFile() = default;
   SplicedFile(const SplicedFile &) = delete;
   SplicedFile &operator=(const SplicedFile &) = delete;
@@ -479,6 +480,7 @@ std::unique_ptr<SplicedFile> splice_before(const std::string &path, uint64_t sta
   file->head = index.init_size;
   file->resume = from->offset;
   file->size = index.init_size + (index.complete_size - from->offset);
+  file->resume_ns = time_of(*from);
   return file;
 }
 
@@ -785,6 +787,9 @@ bool clip_recording(const Recording &recording, const ClipOptions &options, Clip
     if (s == used.front() && options.skip_to_start && recording.manifest.format == "mp4" &&
         state.start > s->start_ns) {
       spliced = splice_before(recording.segment_path(*s), state.start - s->start_ns);
+    }
+    if (s == used.front()) {
+      result->read_from_ns = s->start_ns + (spliced ? spliced->resume_ns : 0);
     }
     ReaderContext context{&state, nullptr};
     GstPtr<GstElement> reader =

@@ -31,6 +31,9 @@ struct ClipResult {
   uint64_t duration_ns = 0;
   uint64_t video_frames = 0;
   uint64_t audio_packets = 0;
+  // Where reading began in the recording: the first segment's start, or a
+  // fragment of it before start_ns when the fragments before were skipped.
+  uint64_t read_from_ns = 0;
 };
 
 bool clip_recording(const Recording &recording, const ClipOptions &options, ClipResult *result,
