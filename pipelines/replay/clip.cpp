@@ -613,6 +613,8 @@ bool needs_h264(GstCaps *video_caps) {
          gst_structure_has_name(gst_caps_get_structure(video_caps, 0), "video/x-vp8");
 }
 
+// Each appsrc pushes from its own thread and holds up to 32 MB: a queue
+// after it would only add a thread and a hand-off per frame.
 std::string output_description(const ClipOptions &options, bool video, bool video_to_h264,
                                bool audio, unsigned video_kbps) {
   std::string d;
@@ -622,8 +624,6 @@ std::string output_description(const ClipOptions &options, bool video, bool vide
       d += std::string("decodebin ! ") + (options.accurate ? "identity name=vcut ! " : "") +
            "videoconvert ! x264enc speed-preset=veryfast bitrate=" + std::to_string(video_kbps) +
            " key-int-max=60 ! h264parse ! ";
-    } else {
-      d += "queue ! ";
     }
     d += "mux.video_0 ";
   }
@@ -632,8 +632,6 @@ std::string output_description(const ClipOptions &options, bool video, bool vide
     if (options.accurate) {
       d +=
           "decodebin ! identity name=acut ! audioconvert ! audioresample ! avenc_aac ! aacparse ! ";
-    } else {
-      d += "queue ! ";
     }
     d += "mux.audio_0 ";
   }
