@@ -614,7 +614,9 @@ bool needs_h264(GstCaps *video_caps) {
 }
 
 // Each appsrc pushes from its own thread and holds up to 32 MB: a queue
-// after it would only add a thread and a hand-off per frame.
+// after it would only add a thread and a hand-off per frame. The muxer's
+// latency lets each of its pads hold half a second, so an appsrc thread
+// does not wait for the muxer after every frame.
 std::string output_description(const ClipOptions &options, bool video, bool video_to_h264,
                                bool audio, unsigned video_kbps) {
   std::string d;
@@ -635,7 +637,7 @@ std::string output_description(const ClipOptions &options, bool video, bool vide
     }
     d += "mux.audio_0 ";
   }
-  d += "mp4mux name=mux ! filesink name=out";
+  d += "mp4mux name=mux latency=500000000 ! filesink name=out";
   return d;
 }
 
