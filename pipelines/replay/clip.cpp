@@ -284,7 +284,8 @@ GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer 
   if (!state.error.empty()) {
     return GST_PAD_PROBE_DROP;
   }
-  // Changes go to a copy: the demuxer's buffer goes on to the reader's sink.
+  // Changes go to a copy: the demuxer's buffer is not ours to change. It
+  // goes no further than this probe (the reader's sink has nothing to do).
   MiniPtr<GstBuffer> copy;
   auto writable = [&] {
     if (!copy) {
@@ -297,7 +298,7 @@ GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer 
   // timestamp, which the MP4 muxer refuses: they follow the previous frame.
   if (!GST_BUFFER_PTS_IS_VALID(buffer)) {
     if (!GST_CLOCK_TIME_IS_VALID(binding->next_pts)) {
-      return GST_PAD_PROBE_OK;  // nowhere to place it in the clip
+      return GST_PAD_PROBE_DROP;  // nowhere to place it in the clip
     }
     GST_BUFFER_PTS(writable()) = binding->next_pts;
   }
@@ -319,7 +320,7 @@ GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer 
     if (!state.have_file_origin) {
       if (!binding->video && state.has_video) {
         state.early_audio.push_back(gst_buffer_ref(buffer));
-        return GST_PAD_PROBE_OK;
+        return GST_PAD_PROBE_DROP;
       }
       set_file_origin(state, GST_BUFFER_PTS(buffer));
     }
@@ -341,7 +342,7 @@ GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer 
                                                    gst_structure_new_empty("clip-range-read")));
     }
   }
-  return GST_PAD_PROBE_OK;
+  return GST_PAD_PROBE_DROP;
 }
 
 // Demuxer pads: the first video and the first audio stream go to the clip.
