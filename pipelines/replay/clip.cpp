@@ -14,6 +14,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 namespace livepipe::replay {
 namespace {
@@ -37,6 +38,9 @@ struct ClipState {
   std::mutex lock;
   GstElement *video_src = nullptr;  // output appsrcs (owned by the output pipeline)
   GstElement *audio_src = nullptr;
+  // Frames waiting to go to each appsrc (see `send`).
+  GstBufferList *video_batch = nullptr;
+  GstBufferList *audio_batch = nullptr;
   GstCaps *video_caps = nullptr;  // first segment's caps
   GstCaps *audio_caps = nullptr;
   std::string error;
@@ -76,6 +80,11 @@ struct ClipState {
   std::atomic<uint64_t> cut_stop{UINT64_MAX};
 
   ~ClipState() {
+    for (auto *list : {video_batch, audio_batch}) {
+      if (list) {
+        gst_buffer_list_unref(list);
+      }
+    }
     for (auto *b : early_audio) {
       gst_buffer_unref(b);
     }
@@ -99,6 +108,33 @@ uint64_t recording_time(const ClipState &state, GstClockTime ts) {
   return state.segment_start + (GST_CLOCK_TIME_IS_VALID(ts) ? ts : 0);
 }
 
+// Frames go to an appsrc in lists: its thread is woken once per list
+// rather than once per frame. A list is short enough (about half a second
+// of video) for the muxer never to wait long for one stream while the
+// other's list fills.
+constexpr guint kBatchFrames = 16;
+
+void send(ClipState &state, GstElement *appsrc, GstBuffer *buffer) {
+  GstBufferList *&batch = appsrc == state.video_src ? state.video_batch : state.audio_batch;
+  if (!batch) {
+    batch = gst_buffer_list_new_sized(kBatchFrames);
+  }
+  gst_buffer_list_add(batch, buffer);
+  if (gst_buffer_list_length(batch) >= kBatchFrames) {
+    gst_app_src_push_buffer_list(GST_APP_SRC(appsrc), std::exchange(batch, nullptr));
+  }
+}
+
+// Under the lock: hands the frames still in lists to the appsrcs.
+void send_batches(ClipState &state) {
+  for (auto [src, batch] : {std::pair{state.video_src, &state.video_batch},
+                            std::pair{state.audio_src, &state.audio_batch}}) {
+    if (src && *batch) {
+      gst_app_src_push_buffer_list(GST_APP_SRC(src), std::exchange(*batch, nullptr));
+    }
+  }
+}
+
 // Moves a buffer into the clip timeline and hands it to the output.
 void push(ClipState &state, GstElement *appsrc, GstBuffer *buffer) {
   buffer = gst_buffer_make_writable(buffer);
@@ -116,7 +152,7 @@ void push(ClipState &state, GstElement *appsrc, GstBuffer *buffer) {
     end += GST_BUFFER_DURATION(buffer);
   }
   state.last_end = std::max<uint64_t>(state.last_end, end);
-  gst_app_src_push_buffer(GST_APP_SRC(appsrc), buffer);
+  send(state, appsrc, buffer);
 }
 
 // Pending buffers carry segment-relative times of the segment they came
@@ -841,6 +877,7 @@ bool clip_recording(const Recording &recording, const ClipOptions &options, Clip
         set_origin(state, GST_BUFFER_PTS(state.pending_video.front()));
         flush_pending(state);
       }
+      send_batches(state);
     }
     if (!state.have_origin) {
       *error = "no media inside the range";
