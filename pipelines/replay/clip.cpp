@@ -537,6 +537,7 @@ void on_need_data(GstAppSrc *src, guint length, gpointer data) {
   if (!ok) {
     gst_buffer_unref(buffer);
     GST_ELEMENT_ERROR(src, RESOURCE, READ, ("cannot read the segment"), (nullptr));
+    gst_app_src_end_of_stream(src);  // the demuxer's pull must not wait for data
     return;
   }
   GST_BUFFER_OFFSET(buffer) = file->offset;
@@ -818,8 +819,8 @@ bool clip_recording(const Recording &recording, const ClipOptions &options, Clip
       state.rebase_files = recording.manifest.format == "mkv";
       state.have_file_origin = false;
     }
-    // The first segment is read from the fragment holding the keyframe the
-    // clip starts on, not from its beginning.
+    // The first segment is read from a fragment a little before the
+    // keyframe the clip starts on, not from its beginning.
     std::unique_ptr<SplicedFile> spliced;
     if (s == used.front() && options.skip_to_start && recording.manifest.format == "mp4" &&
         state.start > s->start_ns) {
