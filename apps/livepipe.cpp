@@ -13,6 +13,9 @@ struct Command {
   const char *name;
   int (*run)(int argc, char **argv);
   const char *summary;
+  // Replay jobs use stock elements only: scanning for livepipe's plugin is
+  // start-up time a short clip would notice.
+  bool own_plugin = true;
 };
 
 constexpr Command kCommands[] = {
@@ -26,7 +29,7 @@ constexpr Command kCommands[] = {
     {"whip-publish", livepipe::apps::cmd_whip_publish, "publish a test source or a file over WHIP"},
     {"whep-play", livepipe::apps::cmd_whep_play,
      "play a stream over WHEP, print timing and frames"},
-    {"replay", livepipe::apps::cmd_replay, "clip a recording or turn it into HLS"},
+    {"replay", livepipe::apps::cmd_replay, "clip a recording or turn it into HLS", false},
     {"recording", livepipe::apps::cmd_recording,
      "start and stop recordings and run replay jobs in a running service"},
     {"rtmp", livepipe::apps::cmd_rtmp, "add, list or remove a stream's RTMP restreams"},
@@ -59,7 +62,9 @@ int main(int argc, char **argv) {
   for (const auto &command : kCommands) {
     if (!std::strcmp(name, command.name)) {
       gst_init(nullptr, nullptr);
-      livepipe::apps::register_own_plugin(argv[0]);
+      if (command.own_plugin) {
+        livepipe::apps::register_own_plugin(argv[0]);
+      }
       return command.run(argc - 2, argv + 2);
     }
   }

@@ -1,14 +1,20 @@
 #include "clip.h"
 
+#include "mp4boxes.h"
 #include "util/gstptr.h"
 
+#include <fcntl.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/audio/audio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <deque>
 #include <mutex>
+#include <optional>
+#include <utility>
 
 namespace livepipe::replay {
 namespace {
@@ -32,6 +38,9 @@ struct ClipState {
   std::mutex lock;
   GstElement *video_src = nullptr;  // output appsrcs (owned by the output pipeline)
   GstElement *audio_src = nullptr;
+  // Frames waiting to go to each appsrc (see `send`).
+  GstBufferList *video_batch = nullptr;
+  GstBufferList *audio_batch = nullptr;
   GstCaps *video_caps = nullptr;  // first segment's caps
   GstCaps *audio_caps = nullptr;
   std::string error;
@@ -71,6 +80,11 @@ struct ClipState {
   std::atomic<uint64_t> cut_stop{UINT64_MAX};
 
   ~ClipState() {
+    for (auto *list : {video_batch, audio_batch}) {
+      if (list) {
+        gst_buffer_list_unref(list);
+      }
+    }
     for (auto *b : early_audio) {
       gst_buffer_unref(b);
     }
@@ -94,6 +108,33 @@ uint64_t recording_time(const ClipState &state, GstClockTime ts) {
   return state.segment_start + (GST_CLOCK_TIME_IS_VALID(ts) ? ts : 0);
 }
 
+// Frames go to an appsrc in lists: its thread is woken once per list
+// rather than once per frame. A list is short enough (about half a second
+// of video) for the muxer never to wait long for one stream while the
+// other's list fills.
+constexpr guint kBatchFrames = 16;
+
+void send(ClipState &state, GstElement *appsrc, GstBuffer *buffer) {
+  GstBufferList *&batch = appsrc == state.video_src ? state.video_batch : state.audio_batch;
+  if (!batch) {
+    batch = gst_buffer_list_new_sized(kBatchFrames);
+  }
+  gst_buffer_list_add(batch, buffer);
+  if (gst_buffer_list_length(batch) >= kBatchFrames) {
+    gst_app_src_push_buffer_list(GST_APP_SRC(appsrc), std::exchange(batch, nullptr));
+  }
+}
+
+// Under the lock: hands the frames still in lists to the appsrcs.
+void send_batches(ClipState &state) {
+  for (auto [src, batch] : {std::pair{state.video_src, &state.video_batch},
+                            std::pair{state.audio_src, &state.audio_batch}}) {
+    if (src && *batch) {
+      gst_app_src_push_buffer_list(GST_APP_SRC(src), std::exchange(*batch, nullptr));
+    }
+  }
+}
+
 // Moves a buffer into the clip timeline and hands it to the output.
 void push(ClipState &state, GstElement *appsrc, GstBuffer *buffer) {
   buffer = gst_buffer_make_writable(buffer);
@@ -111,7 +152,7 @@ void push(ClipState &state, GstElement *appsrc, GstBuffer *buffer) {
     end += GST_BUFFER_DURATION(buffer);
   }
   state.last_end = std::max<uint64_t>(state.last_end, end);
-  gst_app_src_push_buffer(GST_APP_SRC(appsrc), buffer);
+  send(state, appsrc, buffer);
 }
 
 // Pending buffers carry segment-relative times of the segment they came
@@ -279,7 +320,8 @@ GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer 
   if (!state.error.empty()) {
     return GST_PAD_PROBE_DROP;
   }
-  // Changes go to a copy: the demuxer's buffer goes on to the reader's sink.
+  // Changes go to a copy: the demuxer's buffer is not ours to change. It
+  // goes no further than this probe (the reader's sink has nothing to do).
   MiniPtr<GstBuffer> copy;
   auto writable = [&] {
     if (!copy) {
@@ -292,7 +334,7 @@ GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer 
   // timestamp, which the MP4 muxer refuses: they follow the previous frame.
   if (!GST_BUFFER_PTS_IS_VALID(buffer)) {
     if (!GST_CLOCK_TIME_IS_VALID(binding->next_pts)) {
-      return GST_PAD_PROBE_OK;  // nowhere to place it in the clip
+      return GST_PAD_PROBE_DROP;  // nowhere to place it in the clip
     }
     GST_BUFFER_PTS(writable()) = binding->next_pts;
   }
@@ -314,7 +356,7 @@ GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer 
     if (!state.have_file_origin) {
       if (!binding->video && state.has_video) {
         state.early_audio.push_back(gst_buffer_ref(buffer));
-        return GST_PAD_PROBE_OK;
+        return GST_PAD_PROBE_DROP;
       }
       set_file_origin(state, GST_BUFFER_PTS(buffer));
     }
@@ -336,7 +378,7 @@ GstPadProbeReturn on_stream_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer 
                                                    gst_structure_new_empty("clip-range-read")));
     }
   }
-  return GST_PAD_PROBE_OK;
+  return GST_PAD_PROBE_DROP;
 }
 
 // Demuxer pads: the first video and the first audio stream go to the clip.
@@ -380,16 +422,162 @@ void on_pad_added(GstElement *, GstPad *pad, gpointer data) {
   reader->bindings.push_back(std::move(binding));
 }
 
+// A fragmented MP4 segment seen without the fragments before `resume`: its
+// header (ftyp and moov) followed at once by the fragment at `resume` and
+// the rest of the file. Each fragment's tfdt keeps its time, so the demuxer
+// gives the frames the same timestamps as when it reads the whole file.
+struct SplicedFile {
+  int fd = -1;
+  uint64_t head = 0;       // bytes kept from the start of the file
+  uint64_t resume = 0;     // where the file is read again after them
+  uint64_t size = 0;       // of the spliced file
+  uint64_t offset = 0;     // the next byte the demuxer asks for
+  uint64_t resume_ns = 0;  // the decode time of the fragment at `resume`
+  SplicedFile() = default;
+  SplicedFile(const SplicedFile &) = delete;
+  SplicedFile &operator=(const SplicedFile &) = delete;
+  ~SplicedFile() {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+  bool read(uint64_t at, uint8_t *out, size_t length) const {
+    while (length > 0) {
+      uint64_t file_at = at < head ? at : at - head + resume;
+      size_t part = at < head ? static_cast<size_t>(std::min<uint64_t>(length, head - at)) : length;
+      ssize_t n = ::pread(fd, out, part, static_cast<off_t>(file_at));
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        return false;
+      }
+      at += static_cast<uint64_t>(n);
+      out += n;
+      length -= static_cast<size_t>(n);
+    }
+    return true;
+  }
+};
+
+// The fragments that can be left unread at the start of a segment when the
+// clip starts `start_ns` into it. The clip starts on the last keyframe at or
+// before `start_ns`, which is at or after `anchor`: the last fragment that
+// starts with a keyframe a margin before `start_ns` (a keyframe's
+// presentation time can follow its decode time). Its audio can be stored in
+// the fragments just before the anchor, so reading resumes at the last
+// fragment of any track a margin before the anchor. Nothing is skipped when
+// the segment is not a fragmented MP4 starting at 0, or within 2 s of its
+// start: the demuxer places a first fragment by its tfdt only when that is
+// more than a second from 0.
+constexpr uint64_t kSkipMargin = GST_SECOND;
+constexpr uint64_t kMinSkip = 2 * GST_SECOND;
+
+std::unique_ptr<SplicedFile> splice_before(const std::string &path, uint64_t start_ns) {
+  if (start_ns < kMinSkip + 2 * kSkipMargin) {
+    return nullptr;
+  }
+  auto file = std::make_unique<SplicedFile>();
+  file->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (file->fd < 0) {
+    return nullptr;
+  }
+  record::FragmentIndex index;
+  if (!record::index_fragmented_mp4_fd(file->fd, &index, nullptr) || index.timescale == 0 ||
+      index.fragments.empty() || index.fragments.front().decode_time != 0) {
+    return nullptr;
+  }
+  auto time_of = [&](const record::Fragment &fragment) {
+    return gst_util_uint64_scale(fragment.decode_time, GST_SECOND, index.timescale);
+  };
+  std::optional<uint64_t> anchor;
+  for (const auto &fragment : index.fragments) {
+    if (time_of(fragment) + kSkipMargin > start_ns) {
+      break;
+    }
+    if (fragment.starts_with_keyframe) {
+      anchor = time_of(fragment);
+    }
+  }
+  if (!anchor || *anchor < kMinSkip + kSkipMargin) {
+    return nullptr;
+  }
+  const record::Fragment *from = nullptr;
+  for (const auto &fragment : index.fragments) {
+    if (time_of(fragment) + kSkipMargin > *anchor) {
+      break;
+    }
+    if (time_of(fragment) >= kMinSkip) {
+      from = &fragment;
+    }
+  }
+  if (!from || from->offset < index.init_size) {
+    return nullptr;
+  }
+  file->head = index.init_size;
+  file->resume = from->offset;
+  file->size = index.init_size + (index.complete_size - from->offset);
+  file->resume_ns = time_of(*from);
+  return file;
+}
+
+void on_need_data(GstAppSrc *src, guint length, gpointer data) {
+  auto *file = static_cast<SplicedFile *>(data);
+  if (file->offset >= file->size) {
+    gst_app_src_end_of_stream(src);
+    return;
+  }
+  size_t want =
+      static_cast<size_t>(std::min<uint64_t>(length ? length : 65536, file->size - file->offset));
+  GstBuffer *buffer = gst_buffer_new_allocate(nullptr, want, nullptr);
+  GstMapInfo map;
+  gst_buffer_map(buffer, &map, GST_MAP_WRITE);
+  bool ok = file->read(file->offset, map.data, want);
+  gst_buffer_unmap(buffer, &map);
+  if (!ok) {
+    gst_buffer_unref(buffer);
+    GST_ELEMENT_ERROR(src, RESOURCE, READ, ("cannot read the segment"), (nullptr));
+    gst_app_src_end_of_stream(src);  // the demuxer's pull must not wait for data
+    return;
+  }
+  GST_BUFFER_OFFSET(buffer) = file->offset;
+  file->offset += want;
+  gst_app_src_push_buffer(src, buffer);
+}
+
+gboolean on_seek_data(GstAppSrc *, guint64 offset, gpointer data) {
+  static_cast<SplicedFile *>(data)->offset = offset;
+  return TRUE;
+}
+
+// `spliced`, when set, is read instead of the file at `path` and must
+// outlive the reader.
 GstPtr<GstElement> make_reader(const std::string &path, const std::string &format,
-                               ReaderContext *context) {
+                               SplicedFile *spliced, ReaderContext *context) {
   GstPtr<GstElement> pipeline = sink(gst_pipeline_new("clip-reader"));
-  GstElement *src = gst_element_factory_make("filesrc", nullptr);
+  GstElement *src = gst_element_factory_make(spliced ? "appsrc" : "filesrc", nullptr);
   GstElement *demux =
       gst_element_factory_make(format == "mkv" ? "matroskademux" : "qtdemux", nullptr);
   if (!src || !demux) {
+    for (GstElement *e : {src, demux}) {
+      if (e) {
+        gst_object_unref(gst_object_ref_sink(e));
+      }
+    }
     return nullptr;
   }
-  g_object_set(src, "location", path.c_str(), nullptr);
+  if (spliced) {
+    // Random access: the demuxer pulls ranges on its own thread, as from
+    // filesrc, and the callbacks answer each pull on that thread.
+    g_object_set(src, "stream-type", GST_APP_STREAM_TYPE_RANDOM_ACCESS, "size",
+                 static_cast<gint64>(spliced->size), nullptr);
+    GstAppSrcCallbacks callbacks{};
+    callbacks.need_data = on_need_data;
+    callbacks.seek_data = on_seek_data;
+    gst_app_src_set_callbacks(GST_APP_SRC(src), &callbacks, spliced, nullptr);
+  } else {
+    g_object_set(src, "location", path.c_str(), nullptr);
+  }
   gst_bin_add_many(GST_BIN(pipeline.get()), src, demux, nullptr);
   gst_element_link(src, demux);
   context->pipeline = pipeline.get();
@@ -463,6 +651,10 @@ bool needs_h264(GstCaps *video_caps) {
          gst_structure_has_name(gst_caps_get_structure(video_caps, 0), "video/x-vp8");
 }
 
+// Each appsrc pushes from its own thread and holds up to 32 MB: a queue
+// after it would only add a thread and a hand-off per frame. The muxer's
+// latency lets each of its pads hold half a second, so an appsrc thread
+// does not wait for the muxer after every frame.
 std::string output_description(const ClipOptions &options, bool video, bool video_to_h264,
                                bool audio, unsigned video_kbps) {
   std::string d;
@@ -472,8 +664,6 @@ std::string output_description(const ClipOptions &options, bool video, bool vide
       d += std::string("decodebin ! ") + (options.accurate ? "identity name=vcut ! " : "") +
            "videoconvert ! x264enc speed-preset=veryfast bitrate=" + std::to_string(video_kbps) +
            " key-int-max=60 ! h264parse ! ";
-    } else {
-      d += "queue ! ";
     }
     d += "mux.video_0 ";
   }
@@ -482,12 +672,10 @@ std::string output_description(const ClipOptions &options, bool video, bool vide
     if (options.accurate) {
       d +=
           "decodebin ! identity name=acut ! audioconvert ! audioresample ! avenc_aac ! aacparse ! ";
-    } else {
-      d += "queue ! ";
     }
     d += "mux.audio_0 ";
   }
-  d += "mp4mux name=mux ! filesink name=out";
+  d += "mp4mux name=mux latency=500000000 ! filesink name=out";
   return d;
 }
 
@@ -631,9 +819,19 @@ bool clip_recording(const Recording &recording, const ClipOptions &options, Clip
       state.rebase_files = recording.manifest.format == "mkv";
       state.have_file_origin = false;
     }
+    // The first segment is read from a fragment a little before the
+    // keyframe the clip starts on, not from its beginning.
+    std::unique_ptr<SplicedFile> spliced;
+    if (s == used.front() && options.skip_to_start && recording.manifest.format == "mp4" &&
+        state.start > s->start_ns) {
+      spliced = splice_before(recording.segment_path(*s), state.start - s->start_ns);
+    }
+    if (s == used.front()) {
+      result->read_from_ns = s->start_ns + (spliced ? spliced->resume_ns : 0);
+    }
     ReaderContext context{&state, nullptr};
     GstPtr<GstElement> reader =
-        make_reader(recording.segment_path(*s), recording.manifest.format, &context);
+        make_reader(recording.segment_path(*s), recording.manifest.format, spliced.get(), &context);
     if (!reader) {
       *error = "cannot build a reader (qtdemux/matroskademux missing)";
       ok = false;
@@ -680,6 +878,7 @@ bool clip_recording(const Recording &recording, const ClipOptions &options, Clip
         set_origin(state, GST_BUFFER_PTS(state.pending_video.front()));
         flush_pending(state);
       }
+      send_batches(state);
     }
     if (!state.have_origin) {
       *error = "no media inside the range";

@@ -15,6 +15,8 @@
 
 #include <filesystem>
 #include <map>
+#include <utility>
+#include <vector>
 
 using namespace livepipe::signaling::recording;
 namespace fs = std::filesystem;
@@ -25,7 +27,8 @@ namespace {
 
 struct Recorded {
   fs::path dir;
-  explicit Recorded(const std::string &format = "mp4") {
+  explicit Recorded(const std::string &format = "mp4", uint64_t duration_ns = 4'000'000'000ull,
+                    uint64_t segment_duration_ns = 2'000'000'000ull) {
     char *tmp = g_dir_make_tmp("jobs-XXXXXX", nullptr);
     dir = tmp;
     g_free(tmp);
@@ -34,8 +37,8 @@ struct Recorded {
     options.stream = "cam";
     options.format = format;
     options.location = "{stream}/seg-%05d." + format;
-    options.segment_duration_ns = 2'000'000'000ull;
-    options.duration_ns = 4'000'000'000ull;
+    options.segment_duration_ns = segment_duration_ns;
+    options.duration_ns = duration_ns;
     int code = livepipe::replay::run_record(options, [](const livepipe::replay::RecordEvent &) {});
     BOOST_TEST_REQUIRE(code == 0);
   }
@@ -136,6 +139,109 @@ BOOST_AUTO_TEST_CASE(clip_across_matroska_segments) {
   BOOST_TEST(result.duration_ns >= 2'400'000'000u);
   BOOST_TEST(result.duration_ns <= 3'050'000'000u);
   BOOST_TEST(result.video_frames >= 70u);
+  // Matroska segments have no fragment index: read from their beginning.
+  BOOST_TEST(result.read_from_ns == 0u);
+}
+
+namespace {
+
+// Each frame of an MP4 file's streams: (PTS, size) per stream, video first.
+struct Frames {
+  std::vector<std::pair<GstClockTime, gsize>> video;
+  std::vector<std::pair<GstClockTime, gsize>> audio;
+};
+
+Frames read_frames(const std::string &path) {
+  Frames frames;
+  std::string launch = "filesrc location=" + path + " ! qtdemux name=d";
+  GstElement *pipeline = gst_parse_launch(launch.c_str(), nullptr);
+  BOOST_TEST_REQUIRE(pipeline);
+  GstElement *demux = gst_bin_get_by_name(GST_BIN(pipeline), "d");
+  struct Context {
+    GstElement *pipeline;
+    Frames *frames;
+  } context{pipeline, &frames};
+  g_signal_connect(
+      demux, "pad-added", G_CALLBACK(+[](GstElement *, GstPad *pad, gpointer data) {
+        auto *c = static_cast<Context *>(data);
+        GstCaps *caps = gst_pad_get_current_caps(pad);
+        bool video =
+            g_str_has_prefix(gst_structure_get_name(gst_caps_get_structure(caps, 0)), "video/");
+        gst_caps_unref(caps);
+        auto *list = video ? &c->frames->video : &c->frames->audio;
+        gst_pad_add_probe(
+            pad, GST_PAD_PROBE_TYPE_BUFFER,
+            +[](GstPad *, GstPadProbeInfo *info, gpointer data) {
+              GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
+              static_cast<std::vector<std::pair<GstClockTime, gsize>> *>(data)->emplace_back(
+                  GST_BUFFER_PTS(b), gst_buffer_get_size(b));
+              return GST_PAD_PROBE_OK;
+            },
+            list, nullptr);
+        GstElement *fake = gst_element_factory_make("fakesink", nullptr);
+        g_object_set(fake, "sync", FALSE, nullptr);
+        gst_bin_add(GST_BIN(c->pipeline), fake);
+        gst_element_sync_state_with_parent(fake);
+        GstPad *sink_pad = gst_element_get_static_pad(fake, "sink");
+        gst_pad_link(pad, sink_pad);
+        gst_object_unref(sink_pad);
+      }),
+      &context);
+  gst_object_unref(demux);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus(pipeline);
+  GstMessage *message = gst_bus_timed_pop_filtered(
+      bus, 30 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  BOOST_TEST((message && GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS));
+  if (message) {
+    gst_message_unref(message);
+  }
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  return frames;
+}
+
+}  // namespace
+
+// A clip from the middle of a segment reads it from the keyframe fragment
+// before the start instead of from its beginning: the clip is the same,
+// frame for frame, as one read from the beginning.
+BOOST_AUTO_TEST_CASE(clip_from_mid_segment_skips_to_its_keyframe) {
+  Recorded rec("mp4", 7'000'000'000ull, 20'000'000'000ull);
+  std::string error;
+  auto recording = livepipe::replay::load_recording((rec.dir / "cam").string(), &error);
+  BOOST_TEST_REQUIRE(recording.has_value(), error);
+  BOOST_TEST_REQUIRE(recording->manifest.segments.size() == 1u);
+  livepipe::replay::ClipResult results[2];
+  Frames frames[2];
+  for (int skip = 0; skip < 2; ++skip) {
+    livepipe::replay::ClipOptions options;
+    options.start_ns = 4'300'000'000;
+    options.end_ns = 6'000'000'000;
+    options.skip_to_start = skip == 1;
+    options.output = (rec.dir / ("clip" + std::to_string(skip) + ".mp4")).string();
+    BOOST_TEST_REQUIRE(
+        livepipe::replay::clip_recording(*recording, options, &results[skip], &error), error);
+    frames[skip] = read_frames(options.output);
+  }
+  // Keyframes every 0.5 s: the clip starts on the one at 4.0 s.
+  BOOST_TEST(results[1].start_ns <= 4'300'000'000u);
+  BOOST_TEST(results[1].start_ns >= 3'800'000'000u);
+  BOOST_TEST(results[0].read_from_ns == 0u);
+  BOOST_TEST(results[1].read_from_ns > 0u);
+  BOOST_TEST(results[1].read_from_ns < results[1].start_ns);
+  BOOST_TEST(results[1].start_ns == results[0].start_ns);
+  BOOST_TEST(results[1].duration_ns == results[0].duration_ns);
+  BOOST_TEST(results[1].video_frames == results[0].video_frames);
+  BOOST_TEST(results[1].audio_packets == results[0].audio_packets);
+  BOOST_TEST(results[1].video_frames >= 45u);
+  BOOST_TEST_REQUIRE(!frames[1].video.empty());
+  BOOST_TEST_REQUIRE(!frames[1].audio.empty());
+  BOOST_TEST(frames[1].video.front().first == 0u);
+  BOOST_TEST(frames[1].video.size() == results[1].video_frames);
+  BOOST_TEST((frames[1].video == frames[0].video));
+  BOOST_TEST((frames[1].audio == frames[0].audio));
 }
 
 namespace {
