@@ -874,7 +874,10 @@ static gboolean on_event(GstPad *pad, GstObject *parent, GstEvent *event) {
       gst_event_unref(event);
       return TRUE;
     default:
-      if (GST_EVENT_IS_SERIALIZED(event) && GST_EVENT_IS_DOWNSTREAM(event)) {
+      // The flags tested as integers: the GST_EVENT_IS_* macros mix two enum
+      // types, which C++20 deprecates (an error in the meson build).
+      if ((static_cast<unsigned>(GST_EVENT_TYPE(event)) & GST_EVENT_TYPE_SERIALIZED) &&
+          (static_cast<unsigned>(GST_EVENT_TYPE(event)) & GST_EVENT_TYPE_DOWNSTREAM)) {
         forward_event(self, ctx, event);
       } else {
         gst_event_unref(event);

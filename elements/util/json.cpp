@@ -3,19 +3,21 @@
 #include "gstptr.h"
 
 #include <cstdio>
+#include <utility>
 #include <vector>
 
 namespace livepipe::json {
 
 namespace {
 
-// The first string (member name or value) below `root` that is not UTF-8, or
-// nullptr. json-glib decodes escapes such as "\377" into raw bytes, so valid
+// Why the first string (member name or value) below `root` that is not
+// UTF-8 is refused, naming where it is ("$.a[2].b"), or empty. json-glib
+// decodes escapes such as "\377" and lone surrogates into raw bytes, so valid
 // input text can still yield strings no JSON generator may write back.
-const char *invalid_utf8(JsonNode *root) {
-  std::vector<JsonNode *> pending{root};
+std::string invalid_utf8(JsonNode *root) {
+  std::vector<std::pair<JsonNode *, std::string>> pending{{root, "$"}};
   while (!pending.empty()) {
-    JsonNode *node = pending.back();
+    auto [node, path] = std::move(pending.back());
     pending.pop_back();
     switch (json_node_get_node_type(node)) {
       case JSON_NODE_OBJECT: {
@@ -25,30 +27,31 @@ const char *invalid_utf8(JsonNode *root) {
         json_object_iter_init(&iter, json_node_get_object(node));
         while (json_object_iter_next(&iter, &name, &member)) {
           if (!g_utf8_validate(name, -1, nullptr)) {
-            return "a member name is not valid UTF-8";
+            return "a member name in " + path + " is not valid UTF-8";
           }
-          pending.push_back(member);
+          pending.emplace_back(member, path + "." + name);
         }
         break;
       }
       case JSON_NODE_ARRAY: {
         JsonArray *array = json_node_get_array(node);
         for (guint i = 0, n = json_array_get_length(array); i < n; ++i) {
-          pending.push_back(json_array_get_element(array, i));
+          pending.emplace_back(json_array_get_element(array, i),
+                               path + "[" + std::to_string(i) + "]");
         }
         break;
       }
       case JSON_NODE_VALUE:
         if (json_node_get_value_type(node) == G_TYPE_STRING &&
             !g_utf8_validate(json_node_get_string(node), -1, nullptr)) {
-          return "a string is not valid UTF-8";
+          return path + " is not valid UTF-8";
         }
         break;
       case JSON_NODE_NULL:
         break;
     }
   }
-  return nullptr;
+  return {};
 }
 
 }  // namespace
@@ -82,9 +85,9 @@ NodePtr parse(std::string_view text, ParseError *error) {
     }
     return nullptr;
   }
-  if (const char *problem = invalid_utf8(root)) {
+  if (std::string problem = invalid_utf8(root); !problem.empty()) {
     if (error) {
-      *error = ParseError{problem, 0, 0};
+      *error = ParseError{std::move(problem), 0, 0};
     }
     return nullptr;
   }

@@ -108,11 +108,13 @@ BOOST_AUTO_TEST_CASE(json_parse_reports_position) {
 BOOST_AUTO_TEST_CASE(json_parse_refuses_strings_that_are_not_utf8) {
   json::ParseError error;
   BOOST_TEST(!json::parse(R"({"type":"join","room":"\377"})", &error));
-  BOOST_TEST(error.message == "a string is not valid UTF-8");
+  BOOST_TEST(error.message == "$.room is not valid UTF-8");
   BOOST_TEST(!json::parse(R"({"a":[1,{"\377":2}]})", &error));
-  BOOST_TEST(error.message == "a member name is not valid UTF-8");
+  BOOST_TEST(error.message == "a member name in $.a[1] is not valid UTF-8");
   BOOST_TEST(!json::parse("[\"ok\", \"\xff\"]", &error));
   BOOST_TEST(!error.message.empty());
+  BOOST_TEST(!json::parse(R"({"a":{"b":["x","\udc00x"]}})", &error));
+  BOOST_TEST(error.message == "$.a.b[1] is not valid UTF-8");
   BOOST_TEST(json::parse(R"({"name":"caf\u00e9 \u2603","a":["x",null,1]})", &error));
 }
 
