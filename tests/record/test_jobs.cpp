@@ -7,14 +7,17 @@
 #include "gst_fixture.h"
 #include "clip.h"
 #include "feed.h"
+#include "hls.h"
 #include "jobs.h"
 #include "record_job.h"
 #include "recording.h"
 
 #include <glib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -347,4 +350,126 @@ BOOST_AUTO_TEST_CASE(feed_reads_segments_on_one_timeline) {
   BOOST_TEST(result.duration_ns >= 3'900'000'000u);
   BOOST_TEST(result.duration_ns <= 4'100'000'000u);
   BOOST_TEST(caps_changes == 4u);  // each stream's first frame of each segment
+}
+
+namespace {
+
+// Decodes a VOD's init section and media segments, in the playlist's order,
+// as one fragmented MP4; returns the number of H.264 frames decoded.
+uint64_t decode_vod(const fs::path &directory, const std::vector<std::string> &segments) {
+  fs::path joined = directory / "joined.mp4";
+  std::string bytes;
+  for (const auto &name : segments) {
+    gchar *data = nullptr;
+    gsize size = 0;
+    BOOST_TEST_REQUIRE(g_file_get_contents((directory / name).c_str(), &data, &size, nullptr));
+    bytes.append(data, size);
+    g_free(data);
+  }
+  BOOST_TEST_REQUIRE(g_file_set_contents(joined.c_str(), bytes.data(),
+                                         static_cast<gssize>(bytes.size()), nullptr));
+  std::string launch = "filesrc location=" + joined.string() +
+                       " ! qtdemux ! video/x-h264 ! h264parse ! avdec_h264 ! fakesink name=out";
+  GError *error = nullptr;
+  GstElement *pipeline = gst_parse_launch(launch.c_str(), &error);
+  BOOST_TEST_REQUIRE(pipeline, (error ? error->message : "no pipeline"));
+  uint64_t frames = 0;
+  GstElement *out = gst_bin_get_by_name(GST_BIN(pipeline), "out");
+  GstPad *pad = gst_element_get_static_pad(out, "sink");
+  gst_pad_add_probe(
+      pad, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad *, GstPadProbeInfo *, gpointer data) {
+        ++*static_cast<uint64_t *>(data);
+        return GST_PAD_PROBE_OK;
+      },
+      &frames, nullptr);
+  gst_object_unref(pad);
+  gst_object_unref(out);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus(pipeline);
+  GstMessage *message = gst_bus_timed_pop_filtered(
+      bus, 60 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  BOOST_TEST((message && GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS));
+  if (message) {
+    gst_message_unref(message);
+  }
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  fs::remove(joined);
+  return frames;
+}
+
+}  // namespace
+
+// HLS of a Matroska VP8 recording: the video is transcoded once to H.264 in
+// a fragmented MP4 whose keyframes fall at the target duration, so the
+// playlist has several segments of about that duration, all decodable.
+BOOST_AUTO_TEST_CASE(hls_of_a_vp8_recording_is_h264_in_several_segments) {
+  SkewedVp8Recording rec;
+  std::string error;
+  auto recording = livepipe::replay::load_recording(rec.dir.string(), &error);
+  BOOST_TEST_REQUIRE(recording.has_value(), error);
+  livepipe::replay::HlsOptions options;
+  options.directory = (rec.dir / "vod").string();
+  options.target_duration = 1.0;
+  std::vector<double> fractions;
+  options.progress = [&](double fraction) { fractions.push_back(fraction); };
+  livepipe::replay::HlsResult result;
+  BOOST_TEST_REQUIRE(livepipe::replay::make_hls(*recording, options, &result, &error), error);
+  BOOST_TEST(result.media_segments >= 3u);
+  BOOST_TEST(result.duration_seconds >= 3.8);
+  BOOST_TEST(result.duration_seconds <= 4.2);
+  BOOST_TEST_REQUIRE(!fractions.empty());
+  BOOST_TEST(fractions.back() == 1.0);
+  BOOST_TEST(std::is_sorted(fractions.begin(), fractions.end()));
+  // It advanced while transcoding, not only at the end.
+  BOOST_TEST(
+      std::any_of(fractions.begin(), fractions.end(), [](double f) { return f > 0.2 && f < 0.9; }));
+
+  gchar *text = nullptr;
+  BOOST_TEST_REQUIRE(g_file_get_contents(result.playlist_path.c_str(), &text, nullptr, nullptr));
+  std::string playlist = text;
+  g_free(text);
+  std::vector<std::string> files;
+  size_t media = 0;
+  std::istringstream lines(playlist);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("#EXT-X-MAP:URI=\"", 0) == 0) {
+      files.push_back(line.substr(16, line.size() - 17));
+    } else if (line.rfind("#EXTINF:", 0) == 0) {
+      double seconds = std::stod(line.substr(8));
+      BOOST_TEST(seconds <= 1.6, line);
+      ++media;
+    } else if (!line.empty() && line[0] != '#') {
+      files.push_back(line);
+    }
+  }
+  BOOST_TEST(media == result.media_segments);
+  BOOST_TEST(playlist.find("#EXT-X-DISCONTINUITY") == std::string::npos);
+  // Only the playlist and what it names: the transcoded file is gone.
+  size_t on_disk = 0;
+  for (const auto &entry : fs::directory_iterator(options.directory)) {
+    (void)entry;
+    ++on_disk;
+  }
+  BOOST_TEST(on_disk == files.size() + 1);
+  BOOST_TEST(decode_vod(options.directory, files) >= 115u);
+}
+
+// The transcode stops when cancelled, and leaves no file behind.
+BOOST_AUTO_TEST_CASE(hls_of_a_vp8_recording_is_cancelled) {
+  SkewedVp8Recording rec;
+  std::string error;
+  auto recording = livepipe::replay::load_recording(rec.dir.string(), &error);
+  BOOST_TEST_REQUIRE(recording.has_value(), error);
+  livepipe::replay::HlsOptions options;
+  options.directory = (rec.dir / "vod").string();
+  bool cancel = false;
+  options.progress = [&](double) { cancel = true; };
+  options.cancelled = [&] { return cancel; };
+  livepipe::replay::HlsResult result;
+  BOOST_TEST(!livepipe::replay::make_hls(*recording, options, &result, &error));
+  BOOST_TEST(error == "cancelled");
+  BOOST_TEST(fs::is_empty(options.directory));
 }
