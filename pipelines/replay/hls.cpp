@@ -386,22 +386,37 @@ bool feed_frame(Transcode &transcode, bool video, GstBuffer *buffer, GstCaps *ca
   return gst_app_src_push_buffer(GST_APP_SRC(src), copy.release()) == GST_FLOW_OK;
 }
 
-// Forces a keyframe on the first frame at or after each multiple of the
-// target duration: the muxer starts a fragment on each keyframe, so the
-// media segments are cut there.
-struct KeyframeCadence {
+// What the encoder sees: a keyframe forced on the first frame at or after
+// each multiple of the target duration (the muxer starts a fragment on each
+// keyframe, so the media segments are cut there), and one configuration.
+// The muxer takes no new codec configuration mid-stream, so the caps a new
+// segment or a change of picture size brings upstream (to the same pinned
+// format and size, after scaling; frame rate and colour details may differ)
+// are not passed on to the encoder, which would restart with new headers.
+struct EncoderInput {
   GstClockTime interval;
   GstClockTime next;
+  bool configured = false;
 };
 
 GstPadProbeReturn on_encoder_input(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
-  auto *cadence = static_cast<KeyframeCadence *>(data);
-  GstClockTime pts = GST_BUFFER_PTS(GST_PAD_PROBE_INFO_BUFFER(info));
-  if (!GST_CLOCK_TIME_IS_VALID(pts) || pts < cadence->next) {
+  auto *input = static_cast<EncoderInput *>(data);
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) != GST_EVENT_CAPS) {
+      return GST_PAD_PROBE_OK;
+    }
+    if (input->configured) {
+      return GST_PAD_PROBE_DROP;
+    }
+    input->configured = true;
     return GST_PAD_PROBE_OK;
   }
-  while (cadence->next <= pts) {
-    cadence->next += cadence->interval;
+  GstClockTime pts = GST_BUFFER_PTS(GST_PAD_PROBE_INFO_BUFFER(info));
+  if (!GST_CLOCK_TIME_IS_VALID(pts) || pts < input->next) {
+    return GST_PAD_PROBE_OK;
+  }
+  while (input->next <= pts) {
+    input->next += input->interval;
   }
   gst_pad_send_event(
       pad, gst_video_event_new_downstream_force_key_unit(GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE,
@@ -497,21 +512,26 @@ bool transcode_to_fmp4(const Recording &recording, const HlsOptions &options,
   transcode.duration_ns = std::max<uint64_t>(total, 1);
   transcode.video_src = video_src.get();
   transcode.audio_src = audio_src.get();
-  KeyframeCadence cadence{static_cast<GstClockTime>(options.target_duration * GST_SECOND),
-                          static_cast<GstClockTime>(options.target_duration * GST_SECOND)};
+  EncoderInput encoder_input{static_cast<GstClockTime>(options.target_duration * GST_SECOND),
+                             static_cast<GstClockTime>(options.target_duration * GST_SECOND)};
   if (video) {
-    // The first segment's picture size for the whole VOD: the muxer's
-    // header holds one.
+    // The first segment's picture size for the whole VOD (a browser's
+    // stream changes size with its bandwidth): the muxer's header holds one.
+    MiniPtr<GstCaps> fixed(gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420",
+                                               "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1,
+                                               nullptr));
     if (width > 0 && height > 0) {
-      GstPtr<GstElement> size(gst_bin_get_by_name(GST_BIN(output.get()), "size"));
-      MiniPtr<GstCaps> fixed(gst_caps_new_simple("video/x-raw", "width", G_TYPE_INT, width,
-                                                 "height", G_TYPE_INT, height, nullptr));
-      g_object_set(size.get(), "caps", fixed.get(), nullptr);
+      gst_caps_set_simple(fixed.get(), "width", G_TYPE_INT, width, "height", G_TYPE_INT, height,
+                          nullptr);
     }
+    GstPtr<GstElement> size(gst_bin_get_by_name(GST_BIN(output.get()), "size"));
+    g_object_set(size.get(), "caps", fixed.get(), nullptr);
     GstPtr<GstElement> encoder(gst_bin_get_by_name(GST_BIN(output.get()), "enc"));
     GstPtr<GstPad> encoder_sink(gst_element_get_static_pad(encoder.get(), "sink"));
-    gst_pad_add_probe(encoder_sink.get(), GST_PAD_PROBE_TYPE_BUFFER, on_encoder_input, &cadence,
-                      nullptr);
+    gst_pad_add_probe(encoder_sink.get(),
+                      static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER |
+                                                   GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+                      on_encoder_input, &encoder_input, nullptr);
   }
   GstPtr<GstBus> bus(gst_element_get_bus(output.get()));
   gst_bus_set_sync_handler(bus.get(), on_output_message, &transcode, nullptr);
