@@ -255,12 +255,14 @@ namespace {
 // the second, the video comes first.
 struct SkewedVp8Recording {
   fs::path dir;
-  SkewedVp8Recording() {
+  // `second_size`: the second segment's picture size, as a browser's
+  // stream changes it with its bandwidth.
+  explicit SkewedVp8Recording(const std::string &second_size = "width=160,height=120") {
     char *tmp = g_dir_make_tmp("vp8-XXXXXX", nullptr);
     dir = tmp;
     g_free(tmp);
-    write_segment("seg-00000.mkv", 100'000'000, 0);
-    write_segment("seg-00001.mkv", 2'000'000'000, 2'010'000'000);
+    write_segment("seg-00000.mkv", 100'000'000, 0, "width=160,height=120");
+    write_segment("seg-00001.mkv", 2'000'000'000, 2'010'000'000, second_size);
     std::string manifest =
         R"({"version": 1, "format": "mkv", "stream": "cam", "state": "finished",)"
         R"( "created": "2026-11-24T08:00:00.000Z", "duration_ns": 4000000000, "segments": [)";
@@ -276,11 +278,13 @@ struct SkewedVp8Recording {
     g_file_set_contents((dir / "manifest.json").c_str(), manifest.c_str(), -1, nullptr);
   }
   ~SkewedVp8Recording() { fs::remove_all(dir); }
-  void write_segment(const std::string &name, int64_t video_offset, int64_t audio_offset) {
+  void write_segment(const std::string &name, int64_t video_offset, int64_t audio_offset,
+                     const std::string &size) {
     std::string launch =
         "matroskamux name=m ! filesink location=" + (dir / name).string() +
         " videotestsrc num-buffers=60 timestamp-offset=" + std::to_string(video_offset) +
-        " ! video/x-raw,width=160,height=120,framerate=30/1 ! vp8enc deadline=1 "
+        " ! video/x-raw," + size +
+        ",framerate=30/1 ! vp8enc deadline=1 "
         "keyframe-max-dist=30 ! capssetter caps=video/x-vp8,framerate=0/1 ! m. "
         "audiotestsrc num-buffers=100 samplesperbuffer=960 timestamp-offset=" +
         std::to_string(audio_offset) + " ! audio/x-raw,rate=48000 ! opusenc ! m.";
@@ -454,6 +458,27 @@ BOOST_AUTO_TEST_CASE(hls_of_a_vp8_recording_is_h264_in_several_segments) {
     ++on_disk;
   }
   BOOST_TEST(on_disk == files.size() + 1);
+  BOOST_TEST(decode_vod(options.directory, files) >= 115u);
+}
+
+// A change of picture size and shape between segments (4:3 to 16:9): the
+// H.264 keeps the first size, letterboxed (the muxer takes one
+// configuration); every frame is there.
+BOOST_AUTO_TEST_CASE(hls_of_a_vp8_recording_whose_picture_size_changes) {
+  SkewedVp8Recording rec("width=320,height=180");
+  std::string error;
+  auto recording = livepipe::replay::load_recording(rec.dir.string(), &error);
+  BOOST_TEST_REQUIRE(recording.has_value(), error);
+  livepipe::replay::HlsOptions options;
+  options.directory = (rec.dir / "vod").string();
+  options.target_duration = 1.0;
+  livepipe::replay::HlsResult result;
+  BOOST_TEST_REQUIRE(livepipe::replay::make_hls(*recording, options, &result, &error), error);
+  BOOST_TEST(result.media_segments >= 3u);
+  std::vector<std::string> files{"init-0.mp4"};
+  for (size_t i = 0; i < result.media_segments; ++i) {
+    files.push_back("seg-0-" + std::to_string(i) + ".m4s");
+  }
   BOOST_TEST(decode_vod(options.directory, files) >= 115u);
 }
 
