@@ -594,19 +594,19 @@ bool transcode_to_fmp4(const Recording &recording, const HlsOptions &options,
 }
 
 // Whether the recording can be cut as it is: MP4 whose video, if any, is
-// H.264.
-bool cut_as_recorded(const Recording &recording, bool *answer, std::string *error) {
+// H.264. An MP4 segment the demuxer cannot preroll (a crash's torn tail) is
+// left to the cut, which reads its whole fragments.
+bool cut_as_recorded(const Recording &recording) {
   if (recording.manifest.format != "mp4") {
-    *answer = false;
-    return true;
-  }
-  SegmentCaps caps;
-  if (!probe_segment(recording.segment_path(recording.manifest.segments.front()), "mp4", &caps,
-                     error)) {
     return false;
   }
-  *answer = !caps.video || has_name(caps.video.get(), "video/x-h264");
-  return true;
+  SegmentCaps caps;
+  std::string ignored;
+  if (!probe_segment(recording.segment_path(recording.manifest.segments.front()), "mp4", &caps,
+                     &ignored)) {
+    return true;
+  }
+  return !caps.video || has_name(caps.video.get(), "video/x-h264");
 }
 
 }  // namespace
@@ -622,11 +622,7 @@ bool make_hls(const Recording &recording, const HlsOptions &options, HlsResult *
     *error = "target duration must be between 1 and 60 seconds";
     return false;
   }
-  bool as_recorded = false;
-  if (!cut_as_recorded(recording, &as_recorded, error)) {
-    return false;
-  }
-  if (as_recorded) {
+  if (cut_as_recorded(recording)) {
     return segment_fmp4(recording, options, result, error);
   }
   std::error_code ec;
