@@ -2,7 +2,8 @@
 # Crash safety and replay through the CLI, the way users run them:
 # `livepipe record` killed with SIGKILL at seeded random moments leaves only
 # playable segments whose duration matches the wall time within 1 s; clips
-# (keyframe and accurate) and HLS are checked with ffprobe; path escapes are
+# (keyframe and accurate) and HLS (of an MP4 recording of H.264 and of a
+# Matroska recording of VP8) are checked with ffprobe; path escapes are
 # refused with a clear message.
 set -euo pipefail
 livepipe=$1
@@ -68,6 +69,21 @@ want=0
 for f in "$root"/cam/seg-*.mp4; do want=$((want + $(frames "$f"))); done
 got=$(frames "$tmp/hls/index.m3u8")
 [[ $got == "$want" ]] || { echo "HLS: ffprobe counts $got frames, the recording has $want"; exit 1; }
+# A VP8 recording (Matroska, as browsers' streams are recorded) as HLS: the
+# video is transcoded once to H.264, cut every 2 s on the keyframes forced
+# there; nothing but the playlist and its segments is left.
+ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine=sample_rate=48000 \
+  -t 5 -c:v libvpx -deadline realtime -cpu-used 8 -g 30 -c:a libopus "$tmp/vp8.webm"
+"$livepipe" record --root "$tmp/vp8" --stream web --format mkv --segment-duration 2 "$tmp/vp8.webm" >"$tmp/vp8.log"
+"$livepipe" replay hls "$tmp/vp8/web" -o "$tmp/vp8hls" --target-duration 2 >"$tmp/vp8hls.log"
+media=$(grep -c '^#EXTINF' "$tmp/vp8hls/index.m3u8")
+[[ $media -ge 3 ]] || { echo "VP8 HLS: $media media segments, want 3"; cat "$tmp/vp8hls/index.m3u8"; exit 1; }
+[[ -z $(find "$tmp/vp8hls" -name '.transcoded*') ]] || { echo "VP8 HLS: the transcoded file is left"; exit 1; }
+codec=$(ffprobe -v error -select_streams v:0 -show_entries stream=codec_name -of csv=p=0 "$tmp/vp8hls/index.m3u8" | awk 'NF && !done {print; done=1}')
+got=$(frames "$tmp/vp8hls/index.m3u8")
+[[ $codec == h264 && $got -ge 145 && $got -le 151 ]] || { echo "VP8 HLS: $codec, $got frames, want h264, 150"; exit 1; }
+d=$(duration "$tmp/vp8hls/index.m3u8")
+awk "BEGIN{d=$d-5; if (d<0) d=-d; exit !(d <= 1.0)}" || { echo "VP8 HLS lasts $d s, want 5"; exit 1; }
 set +e
 "$livepipe" replay clip "$root/cam" --start 50 --end 60 -o "$tmp/none.mp4" 2>"$tmp/err"; code=$?
 set -e

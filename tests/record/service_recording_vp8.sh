@@ -2,7 +2,7 @@
 # A VP8 WHIP publisher (what browsers send) recorded by `livepipe serve`: the
 # recording is Matroska whatever recording.format says (MP4 cannot hold VP8),
 # finishes on stop, its segments decode as VP8; clip jobs of it are MP4 with
-# H.264; a VOD job is refused with the reason.
+# H.264; VOD jobs are HLS of H.264, transcoded once.
 # Runs inside a network namespace whose only interface is lo (in_netns.sh).
 #   service_recording_vp8.sh LIVEPIPE
 livepipe=$1
@@ -74,12 +74,27 @@ for run in 1 2 3; do
   check "ffprobe decodes clip $run as H.264 ($n frames)" "h264 1" "$codec $([[ ${n:-0} -ge 30 ]] && echo 1 || echo 0)"
 done
 
-# HLS is fMP4: a VP8 recording's VOD job fails and says why.
-job_state() { api GET /api/v1/jobs/$1 >/dev/null; [[ $(json "$dir/body" 'd["state"]') == "$2" ]]; }
+# HLS is fMP4 of H.264: a VP8 recording's VOD job transcodes it once and
+# cuts it into segments of about the target duration, which ffprobe opens
+# from the playlist and decodes as H.264 for as long as the recording lasts.
 check "vod job" 202 "$(api POST /api/v1/jobs "{\"type\":\"vod\",\"recording\":$id}")"
 vod=$(json "$dir/body" 'd["id"]')
-wait_for 30 job_state "$vod" failed
-check "vod job refused" "failed 1" "$(json "$dir/body" 'd["state"]') $(json "$dir/body" 'd["error"]' | grep -c 'HLS needs an MP4 recording')"
+vod_ended() { job_state "$vod" done || job_state "$vod" failed; }
+wait_for 120 vod_ended
+check "vod job done" done "$(json "$dir/body" 'd["state"] + d.get("error", "")')"
+check "a finished VOD's progress" 1.0 "$(json "$dir/body" 'd["progress"]')"
+vod_dir=$(json "$dir/body" 'd["output"]["path"]')
+check "playlist download" 200 "$(curl -s -o "$dir/index.m3u8" -w '%{http_code}' -H "Authorization: Bearer $admin" "$base/api/v1/jobs/$vod/files/index.m3u8")"
+head -1 "$dir/index.m3u8" | grep -q '#EXTM3U' && echo "ok   playlist" || { echo "FAIL playlist"; failures=$((failures + 1)); }
+media=$(grep -c '^#EXTINF' "$dir/index.m3u8")
+longest=$(sed -n 's/^#EXTINF:\([0-9.]*\),$/\1/p' "$dir/index.m3u8" | sort -n | tail -1)
+check "several media segments ($media, the longest $longest s)" True "$(python3 -c "print($media >= 2 and $longest <= 6.5)")"
+check "no transcoded file left" 0 "$(find "$vod_dir" -name '.transcoded*' | wc -l)"
+recorded=$(json "$dir/rec.json" 'd["duration"]')
+read -r codec n < <(frames "$vod_dir/index.m3u8")
+d=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$vod_dir/index.m3u8")
+check "ffprobe decodes the VOD as H.264 ($n frames)" "h264 1" "$codec $([[ ${n:-0} -ge 60 ]] && echo 1 || echo 0)"
+check "the VOD lasts as long as the recording ($d s, recorded $recorded s)" True "$(python3 -c "print(abs($d - $recorded) <= 1)")"
 
 stop_livepipe
 finish

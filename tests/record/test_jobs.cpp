@@ -7,14 +7,17 @@
 #include "gst_fixture.h"
 #include "clip.h"
 #include "feed.h"
+#include "hls.h"
 #include "jobs.h"
 #include "record_job.h"
 #include "recording.h"
 
 #include <glib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -252,12 +255,14 @@ namespace {
 // the second, the video comes first.
 struct SkewedVp8Recording {
   fs::path dir;
-  SkewedVp8Recording() {
+  // `second_size`: the second segment's picture size, as a browser's
+  // stream changes it with its bandwidth.
+  explicit SkewedVp8Recording(const std::string &second_size = "width=160,height=120") {
     char *tmp = g_dir_make_tmp("vp8-XXXXXX", nullptr);
     dir = tmp;
     g_free(tmp);
-    write_segment("seg-00000.mkv", 100'000'000, 0);
-    write_segment("seg-00001.mkv", 2'000'000'000, 2'010'000'000);
+    write_segment("seg-00000.mkv", 100'000'000, 0, "width=160,height=120");
+    write_segment("seg-00001.mkv", 2'000'000'000, 2'010'000'000, second_size);
     std::string manifest =
         R"({"version": 1, "format": "mkv", "stream": "cam", "state": "finished",)"
         R"( "created": "2026-11-24T08:00:00.000Z", "duration_ns": 4000000000, "segments": [)";
@@ -273,11 +278,13 @@ struct SkewedVp8Recording {
     g_file_set_contents((dir / "manifest.json").c_str(), manifest.c_str(), -1, nullptr);
   }
   ~SkewedVp8Recording() { fs::remove_all(dir); }
-  void write_segment(const std::string &name, int64_t video_offset, int64_t audio_offset) {
+  void write_segment(const std::string &name, int64_t video_offset, int64_t audio_offset,
+                     const std::string &size) {
     std::string launch =
         "matroskamux name=m ! filesink location=" + (dir / name).string() +
         " videotestsrc num-buffers=60 timestamp-offset=" + std::to_string(video_offset) +
-        " ! video/x-raw,width=160,height=120,framerate=30/1 ! vp8enc deadline=1 "
+        " ! video/x-raw," + size +
+        ",framerate=30/1 ! vp8enc deadline=1 "
         "keyframe-max-dist=30 ! capssetter caps=video/x-vp8,framerate=0/1 ! m. "
         "audiotestsrc num-buffers=100 samplesperbuffer=960 timestamp-offset=" +
         std::to_string(audio_offset) + " ! audio/x-raw,rate=48000 ! opusenc ! m.";
@@ -347,4 +354,147 @@ BOOST_AUTO_TEST_CASE(feed_reads_segments_on_one_timeline) {
   BOOST_TEST(result.duration_ns >= 3'900'000'000u);
   BOOST_TEST(result.duration_ns <= 4'100'000'000u);
   BOOST_TEST(caps_changes == 4u);  // each stream's first frame of each segment
+}
+
+namespace {
+
+// Decodes a VOD's init section and media segments, in the playlist's order,
+// as one fragmented MP4; returns the number of H.264 frames decoded.
+uint64_t decode_vod(const fs::path &directory, const std::vector<std::string> &segments) {
+  fs::path joined = directory / "joined.mp4";
+  std::string bytes;
+  for (const auto &name : segments) {
+    gchar *data = nullptr;
+    gsize size = 0;
+    BOOST_TEST_REQUIRE(g_file_get_contents((directory / name).c_str(), &data, &size, nullptr));
+    bytes.append(data, size);
+    g_free(data);
+  }
+  BOOST_TEST_REQUIRE(g_file_set_contents(joined.c_str(), bytes.data(),
+                                         static_cast<gssize>(bytes.size()), nullptr));
+  std::string launch = "filesrc location=" + joined.string() +
+                       " ! qtdemux ! video/x-h264 ! h264parse ! avdec_h264 ! fakesink name=out";
+  GError *error = nullptr;
+  GstElement *pipeline = gst_parse_launch(launch.c_str(), &error);
+  BOOST_TEST_REQUIRE(pipeline, (error ? error->message : "no pipeline"));
+  uint64_t frames = 0;
+  GstElement *out = gst_bin_get_by_name(GST_BIN(pipeline), "out");
+  GstPad *pad = gst_element_get_static_pad(out, "sink");
+  gst_pad_add_probe(
+      pad, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad *, GstPadProbeInfo *, gpointer data) {
+        ++*static_cast<uint64_t *>(data);
+        return GST_PAD_PROBE_OK;
+      },
+      &frames, nullptr);
+  gst_object_unref(pad);
+  gst_object_unref(out);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus *bus = gst_element_get_bus(pipeline);
+  GstMessage *message = gst_bus_timed_pop_filtered(
+      bus, 60 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  BOOST_TEST((message && GST_MESSAGE_TYPE(message) == GST_MESSAGE_EOS));
+  if (message) {
+    gst_message_unref(message);
+  }
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  fs::remove(joined);
+  return frames;
+}
+
+}  // namespace
+
+// HLS of a Matroska VP8 recording: the video is transcoded once to H.264 in
+// a fragmented MP4 whose keyframes fall at the target duration, so the
+// playlist has several segments of about that duration, all decodable.
+BOOST_AUTO_TEST_CASE(hls_of_a_vp8_recording_is_h264_in_several_segments) {
+  SkewedVp8Recording rec;
+  std::string error;
+  auto recording = livepipe::replay::load_recording(rec.dir.string(), &error);
+  BOOST_TEST_REQUIRE(recording.has_value(), error);
+  livepipe::replay::HlsOptions options;
+  options.directory = (rec.dir / "vod").string();
+  options.target_duration = 1.0;
+  std::vector<double> fractions;
+  options.progress = [&](double fraction) { fractions.push_back(fraction); };
+  livepipe::replay::HlsResult result;
+  BOOST_TEST_REQUIRE(livepipe::replay::make_hls(*recording, options, &result, &error), error);
+  BOOST_TEST(result.media_segments >= 3u);
+  BOOST_TEST(result.duration_seconds >= 3.8);
+  BOOST_TEST(result.duration_seconds <= 4.2);
+  BOOST_TEST_REQUIRE(!fractions.empty());
+  BOOST_TEST(fractions.back() == 1.0);
+  BOOST_TEST(std::is_sorted(fractions.begin(), fractions.end()));
+  // It advanced while transcoding, not only at the end.
+  BOOST_TEST(
+      std::any_of(fractions.begin(), fractions.end(), [](double f) { return f > 0.2 && f < 0.9; }));
+
+  gchar *text = nullptr;
+  BOOST_TEST_REQUIRE(g_file_get_contents(result.playlist_path.c_str(), &text, nullptr, nullptr));
+  std::string playlist = text;
+  g_free(text);
+  std::vector<std::string> files;
+  size_t media = 0;
+  std::istringstream lines(playlist);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("#EXT-X-MAP:URI=\"", 0) == 0) {
+      files.push_back(line.substr(16, line.size() - 17));
+    } else if (line.rfind("#EXTINF:", 0) == 0) {
+      double seconds = std::stod(line.substr(8));
+      BOOST_TEST(seconds <= 1.6, line);
+      ++media;
+    } else if (!line.empty() && line[0] != '#') {
+      files.push_back(line);
+    }
+  }
+  BOOST_TEST(media == result.media_segments);
+  BOOST_TEST(playlist.find("#EXT-X-DISCONTINUITY") == std::string::npos);
+  // Only the playlist and what it names: the transcoded file is gone.
+  size_t on_disk = 0;
+  for (const auto &entry : fs::directory_iterator(options.directory)) {
+    (void)entry;
+    ++on_disk;
+  }
+  BOOST_TEST(on_disk == files.size() + 1);
+  BOOST_TEST(decode_vod(options.directory, files) >= 115u);
+}
+
+// A change of picture size and shape between segments (4:3 to 16:9): the
+// H.264 keeps the first size, letterboxed (the muxer takes one
+// configuration); every frame is there.
+BOOST_AUTO_TEST_CASE(hls_of_a_vp8_recording_whose_picture_size_changes) {
+  SkewedVp8Recording rec("width=320,height=180");
+  std::string error;
+  auto recording = livepipe::replay::load_recording(rec.dir.string(), &error);
+  BOOST_TEST_REQUIRE(recording.has_value(), error);
+  livepipe::replay::HlsOptions options;
+  options.directory = (rec.dir / "vod").string();
+  options.target_duration = 1.0;
+  livepipe::replay::HlsResult result;
+  BOOST_TEST_REQUIRE(livepipe::replay::make_hls(*recording, options, &result, &error), error);
+  BOOST_TEST(result.media_segments >= 3u);
+  std::vector<std::string> files{"init-0.mp4"};
+  for (size_t i = 0; i < result.media_segments; ++i) {
+    files.push_back("seg-0-" + std::to_string(i) + ".m4s");
+  }
+  BOOST_TEST(decode_vod(options.directory, files) >= 115u);
+}
+
+// The transcode stops when cancelled, and leaves no file behind.
+BOOST_AUTO_TEST_CASE(hls_of_a_vp8_recording_is_cancelled) {
+  SkewedVp8Recording rec;
+  std::string error;
+  auto recording = livepipe::replay::load_recording(rec.dir.string(), &error);
+  BOOST_TEST_REQUIRE(recording.has_value(), error);
+  livepipe::replay::HlsOptions options;
+  options.directory = (rec.dir / "vod").string();
+  bool cancel = false;
+  options.progress = [&](double) { cancel = true; };
+  options.cancelled = [&] { return cancel; };
+  livepipe::replay::HlsResult result;
+  BOOST_TEST(!livepipe::replay::make_hls(*recording, options, &result, &error));
+  BOOST_TEST(error == "cancelled");
+  BOOST_TEST(fs::is_empty(options.directory));
 }
