@@ -591,6 +591,12 @@ void PeerImpl::on_rtcp(uint8_t *data, size_t size) {
     if (!srtp_.unprotect_rtcp(data, &length)) {
       return;
     }
+    // Authenticated RTCP from the viewer's path shows it is there and wants
+    // the media as well as a check does. Agents that keep a lite peer's pair
+    // alive with STUN indications only (libnice, so GStreamer's webrtcbin)
+    // send no check after connecting, and would otherwise be ended after
+    // consent_timeout_ms; their receiver reports keep them.
+    last_consent_us_ = now_us();
     RtcpFeedback feedback;
     std::string error;
     parse_rtcp(data, static_cast<size_t>(length), &feedback, &error);

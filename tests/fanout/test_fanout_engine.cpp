@@ -427,6 +427,25 @@ BOOST_AUTO_TEST_CASE(a_viewer_that_stops_answering_is_ended) {
   BOOST_TEST(s.observed.closed.find("no ICE consent") != std::string::npos);
 }
 
+// A viewer whose ICE agent sends no checks once connected (libnice keeps a
+// lite peer's pair alive with indications) but sends receiver reports stays.
+BOOST_AUTO_TEST_CASE(receiver_reports_keep_a_viewer_that_sends_no_checks) {
+  EngineOptions options;
+  options.consent_timeout_ms = 600;
+  Setup s(options);
+  s.connect();
+  std::vector<uint8_t> report = {0x80, 201, 0, 1, 0, 0, 0, 7};  // RR without blocks
+  for (int i = 0; i < 8; ++i) {
+    s.viewer.send_rtcp(report);
+    g_usleep(200 * 1000);
+  }
+  BOOST_TEST(s.observed.closed.empty());
+  BOOST_TEST(s.peer->connected());
+  // Once the reports stop too, the viewer is ended.
+  BOOST_REQUIRE(s.observed.wait([&] { return !s.observed.closed.empty(); }, 3000));
+  BOOST_TEST(s.observed.closed.find("no ICE consent") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(a_certificate_other_than_the_offer_claims_is_refused) {
   std::string error;
   auto other = DtlsIdentity::create(&error);
