@@ -403,39 +403,57 @@ std::vector<Codec> Stream::audio_codecs() const {
 }
 
 void Stream::request_keyframe() {
-  // A viewer that connects while a requested key frame is on its way gets
-  // that one; a burst of joins or PLIs makes one key frame, not many. One
-  // asked for just after a key frame went by is made when kMinGapUs has
-  // passed since it (not dropped: the viewer would wait for the encoder's next
+  const int64_t now = g_get_monotonic_time();
+  int64_t wanted = keyframe_wanted_us_.load();
+  while (wanted < now && !keyframe_wanted_us_.compare_exchange_weak(wanted, now)) {
+  }
+  make_keyframe_request();
+}
+
+void Stream::make_keyframe_request() {
+  // A viewer that asks while a requested key frame is on its way gets that
+  // one; a burst of joins or PLIs makes one key frame, not many. One asked
+  // for just after a key frame went by is made when kMinGapUs has passed
+  // since it (not dropped: the viewer would wait for the encoder's next
   // periodic key frame), so requests never make more than about three key
   // frames a second.
   constexpr int64_t kMinGapUs = 300 * 1000;
-  // A request unanswered for this long (an encoder that ignores PLI) may be
-  // made again.
-  constexpr int64_t kPendingUs = 1000 * 1000;
+  // A request still unanswered after this long (lost on the way, or taken by
+  // an encoder that was being replaced) is made again.
+  constexpr int64_t kPendingUs = 500 * 1000;
   const int64_t now = g_get_monotonic_time();
   int64_t requested = last_keyframe_request_us_.load();
-  const int64_t seen = last_keyframe_us_.load();
+  // Without an encoding to read key frames from, a request counts as
+  // answered at once (only the gap applies).
+  const int64_t seen = video_encoding_.load() ? last_keyframe_us_.load() : requested;
+  int64_t wait_us = 0;
   if (requested > seen && now - requested < kPendingUs) {
-    return;
+    wait_us = requested + kPendingUs - now;
+  } else if (now - std::max(seen, requested) < kMinGapUs) {
+    wait_us = std::max(seen, requested) + kMinGapUs - now;
+  } else if (!last_keyframe_request_us_.compare_exchange_strong(requested, now)) {
+    wait_us = kMinGapUs;  // another thread requested one just now
   }
-  const int64_t since = std::max(seen, requested);
-  if (now - since < kMinGapUs ||
-      !last_keyframe_request_us_.compare_exchange_strong(requested, now)) {
+  if (wait_us > 0) {
+    // Looked at again then: asked for once more only if a viewer asked after
+    // the last key frame went by.
     if (!keyframe_pending_.exchange(true)) {
       struct Later {
         Stream *stream;
         std::weak_ptr<bool> alive;
       };
-      guint delay_ms = static_cast<guint>(std::max<int64_t>(1, (since + kMinGapUs - now) / 1000));
-      GSource *source = g_timeout_source_new(delay_ms);
+      GSource *source =
+          g_timeout_source_new(static_cast<guint>(std::max<int64_t>(1, wait_us / 1000)));
       g_source_set_callback(
           source,
           [](gpointer data) -> gboolean {
             auto *later = static_cast<Later *>(data);
             if (auto alive = later->alive.lock(); alive && *alive) {
-              later->stream->keyframe_pending_ = false;
-              later->stream->request_keyframe();
+              Stream *stream = later->stream;
+              stream->keyframe_pending_ = false;
+              if (stream->keyframe_wanted_us_.load() > stream->last_keyframe_us_.load()) {
+                stream->make_keyframe_request();
+              }
             }
             return G_SOURCE_REMOVE;
           },

@@ -108,6 +108,8 @@ class Stream {
   void on_publisher_state(const std::string &state);
   void on_pad_added(GstPad *pad);
   void request_keyframe();
+  // Asks the source for a key frame now, or schedules it (request_keyframe).
+  void make_keyframe_request();
   // Notes when a key frame passes the video-rtp slot (last_keyframe_us_).
   void watch_keyframes();
   // What viewers get: the caps of the video-rtp slot's input when the
@@ -135,7 +137,8 @@ class Stream {
   std::atomic<int64_t> last_keyframe_request_us_{0};
   std::atomic<bool> keyframe_pending_{false};
   std::atomic<int64_t> last_keyframe_us_{0};
-  std::atomic<int> video_encoding_{0};  // of the video-rtp slot: 0 other, 1 H.264, 2 VP8
+  std::atomic<int64_t> keyframe_wanted_us_{0};  // when a viewer last asked for one
+  std::atomic<int> video_encoding_{0};          // of the video-rtp slot: 0 other, 1 H.264, 2 VP8
   struct Timer;
   std::unique_ptr<Timer> idle_timer_;
   std::shared_ptr<bool> alive_;
