@@ -188,18 +188,20 @@ answered() {  # answered VERDICT: when the hook answered its first VERDICT
 }
 if [[ $sequence == CPBCBCPC ]]; then
   # The hook's answer shows in the viewer's frames within one interval
-  # (the element applies it to the next frame; the rest is the encoder,
-  # the network and the viewer's jitter buffer).
-  within "pixelated after the hook said blur" "$(answered blur)" "$(run_start 1)" 0 "$interval"
-  within "black after the hook said block" "$(answered block)" "$(run_start 2)" 0 "$interval"
+  # (the element applies it to the next frame), plus what the viewer's own
+  # path adds: the encoder's key frame, the network, the jitter buffer and
+  # the decoder (up to 200 ms on a loaded 2-core machine).
+  path_ms=200
+  within "pixelated after the hook said blur" "$(answered blur)" "$(run_start 1)" 0 $((interval + path_ms))
+  within "black after the hook said block" "$(answered block)" "$(run_start 2)" 0 $((interval + path_ms))
   last_block=$(lines "d['answered_ms'] if d['verdict'] == 'block' else ''" \
     <"$dir/hooks/moderate.jsonl" | grep . | tail -1)
   first_allow=$(lines "d['answered_ms'] if d['verdict'] == 'allow' and d['answered_ms'] > $last_block else ''" \
     <"$dir/hooks/moderate.jsonl" | grep -m1 .)
-  within "clean after the hook allowed again" "$first_allow" "$(run_start 3)" 0 "$interval"
+  within "clean after the hook allowed again" "$first_allow" "$(run_start 3)" 0 $((interval + path_ms))
   # The scripted blur and block each held for two snapshots.
-  within "pixelated for two intervals" 0 "$(run_length 1)" $((2 * interval - 400)) $((2 * interval + 400))
-  within "black for two intervals" 0 "$(run_length 2)" $((2 * interval - 400)) $((2 * interval + 400))
+  within "pixelated for two intervals" 0 "$(run_length 1)" $((2 * interval - 400 - path_ms)) $((2 * interval + 400 + path_ms))
+  within "black for two intervals" 0 "$(run_length 2)" $((2 * interval - 400 - path_ms)) $((2 * interval + 400 + path_ms))
   within "forced black for its 4 s" 0 "$(run_length 4)" 3500 4500
 fi
 
