@@ -190,8 +190,10 @@ if [[ $sequence == CPBCBCPC ]]; then
   # The hook's answer shows in the viewer's frames within one interval
   # (the element applies it to the next frame), plus what the viewer's own
   # path adds: the encoder's key frame, the network, the jitter buffer and
-  # the decoder (up to 200 ms on a loaded 2-core machine).
-  path_ms=200
+  # the decoder (up to 200 ms on a loaded 2-core machine). The passthrough
+  # moderated stream (the default description) also waits for one key frame
+  # from the publisher before it can decode and blur: 300 ms more.
+  path_ms=$([[ -z ${description:-} ]] && echo 500 || echo 200)
   within "pixelated after the hook said blur" "$(answered blur)" "$(run_start 1)" 0 $((interval + path_ms))
   within "black after the hook said block" "$(answered block)" "$(run_start 2)" 0 $((interval + path_ms))
   last_block=$(lines "d['answered_ms'] if d['verdict'] == 'block' else ''" \
