@@ -10,6 +10,9 @@
 
 (typeof window !== 'undefined' ? window : globalThis).LivepipeWhip = (() => {
   const FRAGMENT_TYPE = 'application/trickle-ice-sdpfrag';
+  // How long a "failed" connection state is held back while an ICE restart
+  // onto the server's ICE servers may still connect.
+  const RESTART_HOLD_MS = 15000;
 
   // ---- Link headers (RFC 8288) naming ICE servers (RFC 9725 section 4.6) ----
 
@@ -387,6 +390,7 @@
                         '(no Link rel="ice-server" header with a turn: URL)');
       }
       if (session.iceServers.length > 0) {
+        pc.holdFailureUntil = performance.now() + RESTART_HOLD_MS;
         try {
           await session.restartWith(options.relay ? 'relay' : 'all');
         } catch (e) {
@@ -443,7 +447,22 @@
     // server is known.
     const pc = new RTCPeerConnection(
         {bundlePolicy: 'max-bundle', iceTransportPolicy: options.relay ? 'relay' : 'all'});
-    pc.onconnectionstatechange = () => (options.onState || (() => {}))(pc.connectionState);
+    const report = options.onState || (() => {});
+    pc.onconnectionstatechange = () => {
+      const value = pc.connectionState;
+      // While the ICE restart onto the server's ICE servers runs, "failed"
+      // belongs to the first ICE generation (relay-only has no candidate in
+      // it at all) and the restart may still connect: it is reported only if
+      // the connection is still failed when the hold ends.
+      if (value === 'failed' && pc.holdFailureUntil && performance.now() < pc.holdFailureUntil) {
+        setTimeout(() => {
+          if (pc.connectionState === 'failed') report('failed');
+        }, pc.holdFailureUntil - performance.now());
+        return;
+      }
+      if (value === 'connected') pc.holdFailureUntil = 0;
+      report(value);
+    };
     return pc;
   }
 
