@@ -1,5 +1,7 @@
 #include "clip.h"
 
+#include "feed.h"
+
 #include "mp4boxes.h"
 #include "util/gstptr.h"
 
@@ -20,15 +22,6 @@ namespace livepipe::replay {
 namespace {
 
 constexpr GstClockTime kPollInterval = 100 * GST_MSECOND;
-
-std::string message_text(GstMessage *message) {
-  GError *error = nullptr;
-  gst_message_parse_error(message, &error, nullptr);
-  std::string text = error ? error->message : "unknown error";
-  g_clear_error(&error);
-  GCharPtr name(gst_object_get_name(GST_MESSAGE_SRC(message)));
-  return std::string(name ? name.get() : "element") + ": " + text;
-}
 
 // Shared between the reader's streaming thread and the job's thread.
 struct ClipState {

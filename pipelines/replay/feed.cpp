@@ -227,6 +227,8 @@ void on_pad_added(GstElement *, GstPad *pad, gpointer data) {
   gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_frame, reader->feeds.back().get(), nullptr);
 }
 
+}  // namespace
+
 std::string message_text(GstMessage *message) {
   GError *error = nullptr;
   gst_message_parse_error(message, &error, nullptr);
@@ -235,8 +237,6 @@ std::string message_text(GstMessage *message) {
   GCharPtr name(gst_object_get_name(GST_MESSAGE_SRC(message)));
   return std::string(name ? name.get() : "element") + ": " + text;
 }
-
-}  // namespace
 
 bool feed_recording(const Recording &recording, const FeedOptions &options, FeedResult *result,
                     std::string *error, const std::string &stop_reason) {

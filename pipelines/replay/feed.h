@@ -41,4 +41,7 @@ struct FeedResult {
 bool feed_recording(const Recording &recording, const FeedOptions &options, FeedResult *result,
                     std::string *error, const std::string &stop_reason = "stopped");
 
+// An error message as "element: text", for the replay pipelines' failures.
+std::string message_text(GstMessage *message);
+
 }  // namespace livepipe::replay

@@ -284,15 +284,6 @@ constexpr double kTranscodeShare = 0.95;
 // with encoding and the progress read from the frames fed is the encoder's.
 constexpr guint64 kQueuedBytes = 2 * 1024 * 1024;
 
-std::string message_text(GstMessage *message) {
-  GError *gerror = nullptr;
-  gst_message_parse_error(message, &gerror, nullptr);
-  std::string text = gerror ? gerror->message : "unknown error";
-  g_clear_error(&gerror);
-  GCharPtr name(gst_object_get_name(GST_MESSAGE_SRC(message)));
-  return std::string(name ? name.get() : "element") + ": " + text;
-}
-
 bool has_name(GstCaps *caps, const char *name) {
   return caps && gst_caps_get_size(caps) > 0 &&
          gst_structure_has_name(gst_caps_get_structure(caps, 0), name);
